@@ -1,0 +1,58 @@
+# The two commands: `make run` (set up and run on embedded defaults) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format lock clean browser bench-web bench-crawl bench-api
+
+install: $(STAMP)
+
+# Re-install only when the pins change; otherwise `make install` does nothing.
+$(STAMP): pyproject.toml .constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -c .constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	@echo "Directory: http://127.0.0.1:8000/  admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops all)"
+	$(BIN)/honcho --procfile .procfile start
+
+test: install browser
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (never a downloaded one); install it when missing.
+browser:
+	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+# The home page with 2,000 rooms: cached median time and HTML bytes per room (tests/bench/bench_web.py).
+bench-web: install
+	$(BIN)/python tests/bench/bench_web.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Pin every transitive dependency at the versions installed now.
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > .constraints.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+
+# Crawl a simulated network of 300 SOGS on loopback; prints wall time, the theoretical minimum,
+# requests, peak memory and recall (tests/bench/bench_crawl.py).
+bench-crawl: install
+	$(BIN)/python tests/bench/bench_crawl.py $(BENCH_ARGS)
+
+# The listing-provider API under gunicorn with 2,000 rooms and 50 clients: req/s, p50, p99 for
+# GET /listing/all, a 304 and the onion endpoint, and the ratios (listings_api/bench.py).
+bench-api: install
+	$(BIN)/python -m listings_api.bench $(BENCH_ARGS)

@@ -1,0 +1,343 @@
+"""Django settings, all read from the environment (see the README's "Settings" table).
+
+With nothing set, everything runs on one machine without servers: SQLite, a filesystem Celery
+broker and a file cache under ``var/``. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and
+Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from directory.celery_config import broker_settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if env.bool("READ_DOT_ENV_FILE", default=True) and (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+# --- Core -----------------------------------------------------------------------------------------
+
+DEFAULT_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+# On by default so that a first `make run` works with nothing set; production sets DEBUG=false.
+DEBUG = env.bool("DEBUG", default=True)
+if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DEBUG is off but SECRET_KEY is the built-in development key. "
+        "Set SECRET_KEY to a long random value (e.g. `python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'`) before running in production."
+    )
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Where the directory keeps its own files: the SQLite database, broker queues, icons, keys.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "corsheaders",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "simple_history",
+    "axes",
+    "directory",
+    "crawler",
+    "listings_api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Before anything that can answer a request, as django-cors-headers asks.
+    "corsheaders.middleware.CorsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns lock-outs into a response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+ROOT_URLCONF = "directory.urls"
+WSGI_APPLICATION = "directory.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data -----------------------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite creates the file but not its folder; a fresh VAR_DIR must work on the first command.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # WAL lets the web server read while the worker writes; the timeout rides out short locks.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "directory",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- Celery (namespace CELERY_, see directory/celery.py) ------------------------------------------
+
+_broker = broker_settings(REDIS_URL, VAR_DIR / "celery")
+CELERY_BROKER_URL = _broker["broker_url"]
+CELERY_RESULT_BACKEND = _broker["result_backend"]
+CELERY_BROKER_TRANSPORT_OPTIONS = _broker["broker_transport_options"]
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Directory behaviour --------------------------------------------------------------------------
+
+# Rooms of a server that stopped answering stay listed (as offline) this long, then leave listings.
+OFFLINE_GRACE_DAYS = env.int("OFFLINE_GRACE_DAYS", default=7)
+
+# --- Crawler (crawler/): CRAWLER_* settings ---------------------------------------------------
+
+CRAWLER_CONCURRENCY = env.int("CRAWLER_CONCURRENCY", default=64)
+CRAWLER_CONNECT_TIMEOUT = env.float("CRAWLER_CONNECT_TIMEOUT", default=5.0)
+CRAWLER_DEADLINE = env.float("CRAWLER_DEADLINE", default=10.0)
+# The first request to a host: one attempt per deadline, so a host that never answers is given up
+# on quickly while a slow one still gets a longer try.
+CRAWLER_PROBE_DEADLINES = [
+    float(seconds) for seconds in env.list("CRAWLER_PROBE_DEADLINES", default=["2", "3", "5"])
+]
+CRAWLER_MAX_ROOMS_BYTES = env.int("CRAWLER_MAX_ROOMS_BYTES", default=2_000_000)
+CRAWLER_MAX_SOURCE_BYTES = env.int("CRAWLER_MAX_SOURCE_BYTES", default=5_000_000)
+CRAWLER_MAX_IMAGE_BYTES = env.int("CRAWLER_MAX_IMAGE_BYTES", default=5_000_000)
+CRAWLER_MAX_IMAGE_PIXELS = env.int("CRAWLER_MAX_IMAGE_PIXELS", default=16_000_000)
+CRAWLER_ICON_SIZE = env.int("CRAWLER_ICON_SIZE", default=256)
+CRAWLER_ALLOW_PRIVATE_ADDRESSES = env.bool("CRAWLER_ALLOW_PRIVATE_ADDRESSES", default=False)
+CRAWLER_PROXY = env.str("CRAWLER_PROXY", default="")
+CRAWLER_CA_BUNDLE = env.str("CRAWLER_CA_BUNDLE", default="")
+CRAWLER_USER_AGENT = env.str(
+    "CRAWLER_USER_AGENT",
+    default="session-directory/0.1 (Session Communities crawler; +https://github.com/)",
+)
+CRAWLER_KEY_FILE = Path(env.str("CRAWLER_KEY_FILE", default=str(VAR_DIR / "crawler-x25519.key")))
+CRAWLER_POLL_INTERVAL_MINUTES = env.float("CRAWLER_POLL_INTERVAL_MINUTES", default=15)
+CRAWLER_SOURCES_INTERVAL_HOURS = env.float("CRAWLER_SOURCES_INTERVAL_HOURS", default=6)
+CRAWLER_PRUNE_INTERVAL_MINUTES = env.float("CRAWLER_PRUNE_INTERVAL_MINUTES", default=60)
+CRAWLER_CLAIM_TIMEOUT = env.int("CRAWLER_CLAIM_TIMEOUT", default=600)
+CRAWLER_ACTIVITY_RAW_DAYS = env.int("CRAWLER_ACTIVITY_RAW_DAYS", default=30)
+CRAWLER_NEW_ROOM_DAYS = env.int("CRAWLER_NEW_ROOM_DAYS", default=28)
+CRAWLER_USERS_PER_MODERATOR = env.int("CRAWLER_USERS_PER_MODERATOR", default=100)
+CRAWLER_OFFICIAL_KEYS = env.list(
+    "CRAWLER_OFFICIAL_KEYS",
+    default=["a03c383cf63c3c4efe67acc52112a6dd734b3a946b9545f488aaa93da7991238"],
+)
+
+CELERY_BEAT_SCHEDULE = {
+    "crawler-poll-all": {
+        "task": "crawler.poll_all",
+        "schedule": CRAWLER_POLL_INTERVAL_MINUTES * 60,
+    },
+    "crawler-sources": {
+        "task": "crawler.crawl_sources",
+        "schedule": CRAWLER_SOURCES_INTERVAL_HOURS * 3600,
+    },
+    "crawler-prune-activity": {
+        "task": "crawler.prune_activity",
+        "schedule": CRAWLER_PRUNE_INTERVAL_MINUTES * 60,
+    },
+}
+
+# --- Listing provider (listings_api/): LP_* and API settings ----------------------------------
+
+# The provider's raw 32-byte X25519 private key (like pysogs's key_x25519); made on first use.
+LP_KEY_FILE = Path(env.str("LP_KEY_FILE", default=str(VAR_DIR / "lp_key_x25519")))
+# Public address of the API, e.g. https://example.org: absolute URLs and the lp_keys join link.
+# Empty: taken from each request's host (and http://127.0.0.1:8000 for lp_keys).
+LP_BASE_URL = env.str("LP_BASE_URL", default="").rstrip("/")
+# Seconds a built listing stays cached; a crawl or a moderator's change replaces it sooner.
+LP_CACHE_SECONDS = env.int("LP_CACHE_SECONDS", default=900)
+# Seconds a web process reuses its reading of the data version (one small query) before
+# reading it again; a crawl's or a moderator's change reaches the API at most this late.
+LP_VERSION_SECONDS = env.float("LP_VERSION_SECONDS", default=1.0)
+# Cache-Control max-age sent to clients (they revalidate with ETag / Last-Modified after it).
+LP_CLIENT_MAX_AGE = env.int("LP_CLIENT_MAX_AGE", default=300)
+# Anonymous request rates per client address ("N/sec|min|hour|day"; empty: no limit). Onion
+# requests arrive from a few service nodes carrying many users, hence the higher rate.
+LP_THROTTLE_RATE = env.str("LP_THROTTLE_RATE", default="120/min") or None
+LP_ONION_THROTTLE_RATE = env.str("LP_ONION_THROTTLE_RATE", default="1200/min") or None
+# Onion request bodies over this many bytes are refused before any decryption.
+LP_ONION_MAX_BYTES = env.int("LP_ONION_MAX_BYTES", default=1024 * 1024)
+# Reverse proxies in front of the site (for the client address that throttling counts).
+API_NUM_PROXIES = env.int("API_NUM_PROXIES", default=0) or None
+
+CORS_URLS_REGEX = r"^/(listings|listing/[^/]+|api/schema/)$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified", "Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Session Communities listing provider",
+    "DESCRIPTION": (
+        "Listings of Session Communities (SOGS rooms) for Session clients and other consumers, "
+        "following the Session Listing Provider protocol draft. Every endpoint here is also "
+        "reachable through Session onion requests at POST /oxen/v4/lsrpc (see /api/)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["listings_api.schema.only_listing_endpoints"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Website (public pages, submissions) ----------------------------------------------------------
+
+SELF, NONE = "'self'", "'none'"  # CSP source keywords (csp.constants)
+
+INSTALLED_APPS += ["django.contrib.sitemaps"]
+# A strict policy: every asset comes from this site; no inline scripts or styles, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [NONE],
+        "object-src": [NONE],
+        "media-src": [NONE],
+        "frame-src": [NONE],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+    }
+}
+# Rooms per page of the home page; the rendered list is cached until a crawl or an edit.
+WEB_ROOMS_PER_PAGE = env.int("WEB_ROOMS_PER_PAGE", default=60)
+WEB_HOME_CACHE_SECONDS = env.int("WEB_HOME_CACHE_SECONDS", default=300)
+# Submissions and reports per client (hashed IP) per hour.
+WEB_SUBMISSIONS_PER_HOUR = env.int("WEB_SUBMISSIONS_PER_HOUR", default=5)
+WEB_REPORTS_PER_HOUR = env.int("WEB_REPORTS_PER_HOUR", default=10)
+# Number of proxies in front of the site whose X-Forwarded-For entries are trusted (rate limits).
+WEB_NUM_PROXIES = env.int("WEB_NUM_PROXIES", default=0)
+
+# --- Security -------------------------------------------------------------------------------------
+
+ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- I18N, static, media --------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "NUM_PROXIES": API_NUM_PROXIES,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}
