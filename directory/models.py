@@ -1,0 +1,579 @@
+"""The directory's data: sources, servers (by public key), rooms, tags, listings, history, crawls.
+
+Crawled fields and curated fields are kept apart: a crawl writes only the fields named in
+``Server.CRAWLED_FIELDS`` / ``Room.CRAWLED_FIELDS``; everything else is the moderators'.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from directory.lib.languages import is_valid_language, language_flag
+
+pubkey_validator = RegexValidator(
+    r"^[0-9a-f]{64}\Z", "A server public key is 64 lower-case hex digits (X25519)."
+)
+token_validator = RegexValidator(
+    r"^[A-Za-z0-9_-]{1,64}\Z", "A room token is 1-64 of A-Z, a-z, 0-9, '_' and '-'."
+)
+
+
+def validate_language(value: str) -> None:
+    if value and not is_valid_language(value):
+        raise ValidationError(f"{value!r} is not an ISO 639 language code (e.g. en, de, zh, mul).")
+
+
+class AgeRating(models.TextChoices):
+    UNRATED = "unrated", "Unrated"
+    SFW = "sfw", "Safe for work"
+    NSFW = "nsfw", "Adult (NSFW)"
+
+
+class Source(models.Model):
+    """A published page or feed of join links that the crawler reads."""
+
+    class Kind(models.TextChoices):
+        HTML = "html", "HTML page"
+        JSON = "json", "JSON feed of {url, tags, nsfw}"
+        MARKDOWN = "markdown", "Markdown list"
+
+    class Status(models.TextChoices):
+        NEVER = "never", "Never fetched"
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed (last good body used)"
+
+    name = models.CharField(max_length=64, unique=True)
+    url = models.URLField(max_length=500, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    enabled = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEVER)
+    last_error = models.TextField(blank=True)
+    last_good_body = models.TextField(blank=True)
+    last_good_at = models.DateTimeField(null=True, blank=True)
+    links_found = models.PositiveIntegerField(default=0)
+    suggested_age_rating = models.CharField(
+        max_length=16,
+        choices=AgeRating.choices,
+        default=AgeRating.UNRATED,
+        help_text="The rating this source suggests for every room it lists (e.g. an adult list).",
+    )
+
+    history = HistoricalRecords(excluded_fields=["last_good_body"])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServerQuerySet(models.QuerySet):
+    def visible(self) -> ServerQuerySet:
+        return self.filter(hidden=False).exclude(key_state=Server.KeyState.FAILED)
+
+
+class Server(models.Model):
+    """One SOGS, identified by its X25519 public key, reachable at one or more addresses."""
+
+    class ApiKind(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        MODERN = "modern", "Modern SOGS"
+        LEGACY = "legacy", "Legacy SOGS"
+
+    class KeyState(models.TextChoices):
+        UNVERIFIED = "unverified", "Not yet proven"
+        PROVEN = "proven", "Proven"
+        FAILED = "failed", "Proof failed"
+
+    class PollStatus(models.TextChoices):
+        NEVER = "never", "Never polled"
+        OK = "ok", "OK"
+        UNREACHABLE = "unreachable", "Unreachable"
+        TIMEOUT = "timeout", "Timed out"
+        NOT_SOGS = "not_sogs", "Not a SOGS"
+        BAD_RESPONSE = "bad_response", "Bad response"
+        KEY_MISMATCH = "key_mismatch", "Key mismatch"
+        ERROR = "error", "Error"
+
+    CRAWLED_FIELDS = (
+        "name",
+        "icon",
+        "preferred_address",
+        "api_kind",
+        "capabilities",
+        "last_seen",
+        "last_poll_at",
+        "last_poll_status",
+        "last_poll_error",
+        "consecutive_failures",
+        "key_state",
+        "key_checked_at",
+        "key_conflict",
+        "polling_started_at",
+    )
+    CURATED_FIELDS = ("hidden", "default_age_rating", "notes", "official")
+
+    pubkey = models.CharField(max_length=64, unique=True, validators=[pubkey_validator])
+    preferred_address = models.ForeignKey(
+        "ServerAddress", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_kind = models.CharField(max_length=16, choices=ApiKind.choices, default=ApiKind.UNKNOWN)
+    capabilities = models.JSONField(default=list, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(null=True, blank=True, help_text="Last successful poll.")
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_poll_status = models.CharField(
+        max_length=16, choices=PollStatus.choices, default=PollStatus.NEVER
+    )
+    last_poll_error = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    key_state = models.CharField(
+        max_length=16, choices=KeyState.choices, default=KeyState.UNVERIFIED
+    )
+    key_checked_at = models.DateTimeField(null=True, blank=True)
+    key_conflict = models.TextField(
+        blank=True, help_text="What a failed key proof found, for moderators."
+    )
+    name = models.CharField(max_length=200, blank=True, help_text="Server-wide name, if known.")
+    icon = models.FileField(upload_to="server-icons/", blank=True)
+    # Claim marker: a poll sets it with a conditional UPDATE so two workers never poll at once.
+    polling_started_at = models.DateTimeField(null=True, blank=True)
+
+    # Curated.
+    hidden = models.BooleanField(default=False)
+    default_age_rating = models.CharField(
+        max_length=16, choices=AgeRating.choices, default=AgeRating.UNRATED
+    )
+    notes = models.TextField(blank=True)
+    official = models.BooleanField(default=False)
+
+    objects = ServerQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=list(CRAWLED_FIELDS))
+
+    class Meta:
+        ordering = ["pubkey"]
+
+    def __str__(self) -> str:
+        return f"{self.base_url or '(no address)'} ({self.pubkey[:8]})"
+
+    @property
+    def base_url(self) -> str:
+        return self.preferred_address.base_url if self.preferred_address_id else ""
+
+    @property
+    def server_id(self) -> str:
+        """The short id the existing directories use: the key's first 8 hex digits."""
+        return self.pubkey[:8]
+
+    @property
+    def is_online(self) -> bool:
+        return self.last_poll_status == self.PollStatus.OK
+
+
+class ServerAddress(models.Model):
+    """One way to reach a server: scheme, host and port, with its own success record."""
+
+    class Scheme(models.TextChoices):
+        HTTP = "http", "http"
+        HTTPS = "https", "https"
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="addresses")
+    scheme = models.CharField(max_length=5, choices=Scheme.choices)
+    host = models.CharField(max_length=253)
+    port = models.PositiveIntegerField(help_text="Always stored; left out of URLs when default.")
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["server", "host", "scheme"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "scheme", "host", "port"], name="unique_address_per_server"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.base_url
+
+    DEFAULT_PORTS = {"http": 80, "https": 443}
+
+    @property
+    def base_url(self) -> str:
+        default = self.port == self.DEFAULT_PORTS.get(self.scheme)
+        port = "" if default else f":{self.port}"
+        return f"{self.scheme}://{self.host}{port}"
+
+
+class Tag(models.Model):
+    """A label on rooms; ``kind`` says where the tag comes from."""
+
+    class Kind(models.TextChoices):
+        DERIVED = "derived", "Derived by rules"
+        SOURCE = "source", "From a source"
+        HASHTAG = "hashtag", "From the room's description hashtags"
+        MAINTAINER = "maintainer", "Set by a maintainer"
+
+    slug = models.SlugField(max_length=64, unique=True, allow_unicode=True)
+    label = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MAINTAINER)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class RoomQuerySet(models.QuerySet):
+    def public(self) -> RoomQuerySet:
+        """Rooms the public may see: not hidden, on a visible server, not gone for too long."""
+        cutoff = timezone.now() - timedelta(days=settings.OFFLINE_GRACE_DAYS)
+        return self.filter(
+            hidden=False,
+            server__hidden=False,
+            last_seen__gte=cutoff,
+            unlisted_by_operator=False,
+        ).exclude(server__key_state=Server.KeyState.FAILED)
+
+    def online(self) -> RoomQuerySet:
+        return self.filter(listed_by_server=True, server__last_poll_status=Server.PollStatus.OK)
+
+
+class Room(models.Model):
+    """A Community: one room on one server, identified by (server, lower-cased token)."""
+
+    CRAWLED_FIELDS = (
+        "token",
+        "name",
+        "description",
+        "active_users",
+        "active_users_cutoff",
+        "active_users_weekly",
+        "created",
+        "info_updates",
+        "message_sequence",
+        "image_id",
+        "read",
+        "write",
+        "upload",
+        "admins",
+        "moderators",
+        "suggested_age_rating",
+        "last_seen",
+        "listed_by_server",
+        "icon",
+        "icon_image_id",
+        "unlisted_by_operator",
+    )
+    CURATED_FIELDS = (
+        "age_rating",
+        "language",
+        "maintainer_description",
+        "hidden",
+        "pinned",
+        "rating_verified_at",
+        "included_at",
+    )
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="rooms")
+    token = models.CharField(max_length=64, validators=[token_validator])
+    token_key = models.CharField(max_length=64, editable=False)
+
+    # What the SOGS API reports.
+    name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    active_users = models.PositiveIntegerField(null=True, blank=True)
+    active_users_cutoff = models.PositiveIntegerField(null=True, blank=True)
+    # active_users scaled to a 7-day window, so rooms of different servers compare fairly.
+    active_users_weekly = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    created = models.DateTimeField(null=True, blank=True)
+    info_updates = models.BigIntegerField(null=True, blank=True)
+    message_sequence = models.BigIntegerField(null=True, blank=True)
+    image_id = models.BigIntegerField(null=True, blank=True)
+    read = models.BooleanField(null=True)
+    write = models.BooleanField(null=True)
+    upload = models.BooleanField(null=True)
+    admins = models.JSONField(default=list, blank=True)
+    moderators = models.JSONField(default=list, blank=True)
+
+    # Crawl state.
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    listed_by_server = models.BooleanField(default=True)
+    suggested_age_rating = models.CharField(
+        max_length=16,
+        choices=AgeRating.choices,
+        default=AgeRating.UNRATED,
+        help_text="What sources and the room's own hashtags suggest; moderators decide.",
+    )
+    icon = models.FileField(upload_to="icons/", blank=True)
+    icon_image_id = models.BigIntegerField(null=True, blank=True)
+    # The operator wrote #unlisted in the description: an opt-out that keeps the room off pages.
+    unlisted_by_operator = models.BooleanField(default=False)
+
+    # Curated.
+    age_rating = models.CharField(
+        max_length=16, choices=AgeRating.choices, default=AgeRating.UNRATED, db_index=True
+    )
+    language = models.CharField(
+        max_length=12,
+        blank=True,
+        validators=[validate_language],
+        help_text="ISO 639 code, e.g. en, de, zh; 'mul' for many. The flag is derived from it.",
+    )
+    tags = models.ManyToManyField(Tag, through="RoomTag", related_name="rooms", blank=True)
+    maintainer_description = models.TextField(blank=True)
+    hidden = models.BooleanField(default=False)
+    pinned = models.BooleanField(default=False)
+    rating_verified_at = models.DateTimeField(null=True, blank=True)
+    included_at = models.DateTimeField(default=timezone.now)
+
+    objects = RoomQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=list(CRAWLED_FIELDS))
+
+    class Meta:
+        ordering = ["-pinned", "-active_users_weekly", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "token_key"], name="unique_room_token")
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.token
+
+    def save(self, *args, **kwargs) -> None:
+        self.token_key = self.token.lower()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("room_detail", kwargs={"pubkey": self.server.pubkey, "token": self.token})
+
+    @property
+    def language_flag(self) -> str:
+        return language_flag(self.language)
+
+    @property
+    def icon_url(self) -> str:
+        """Our own copy of the icon, or '' when none is stored."""
+        if not self.icon:
+            return ""
+        return reverse("room_icon", kwargs={"pubkey": self.server.pubkey, "token": self.token})
+
+    @property
+    def join_url(self) -> str:
+        return f"{self.server.base_url}/{self.token}?public_key={self.server.pubkey}"
+
+    @property
+    def is_online(self) -> bool:
+        return self.listed_by_server and self.server.is_online
+
+
+class RoomTag(models.Model):
+    """A tag on a room, with where that assignment came from (crawls only touch their own)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="room_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="room_tags")
+    origin = models.CharField(max_length=16, choices=Tag.Kind.choices)
+    added_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "tag", "origin"], name="unique_room_tag")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room} #{self.tag} ({self.origin})"
+
+
+class Listing(models.Model):
+    """A named selection of rooms served by the listing-provider API."""
+
+    class RatingFilter(models.TextChoices):
+        ANY = "any", "Any rating"
+        SAFE = "safe", "Safe for work and unrated"
+        SFW = "sfw", "Rated safe for work only"
+        NSFW = "nsfw", "Adult (NSFW) only"
+
+    ALL = "all"
+
+    slug = models.SlugField(max_length=64, unique=True, help_text="The listing id in the API.")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+    include_all = models.BooleanField(default=False, help_text="Every public room.")
+    rooms = models.ManyToManyField(Room, blank=True, related_name="listings")
+    tags = models.ManyToManyField(
+        Tag, blank=True, related_name="listings", help_text="Rooms with any of these tags."
+    )
+    rating_filter = models.CharField(
+        max_length=8, choices=RatingFilter.choices, default=RatingFilter.ANY
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.slug == self.ALL
+
+    def delete(self, *args, **kwargs):
+        if self.is_builtin:
+            raise ValidationError("The built-in listing 'all' cannot be deleted.")
+        return super().delete(*args, **kwargs)
+
+    def room_queryset(self) -> RoomQuerySet:
+        rooms = Room.objects.public()
+        if not self.include_all:
+            chosen = Q(pk__in=self.rooms.values("pk")) | Q(tags__in=self.tags.all())
+            rooms = rooms.filter(chosen).distinct()
+        return rooms.filter(self._rating_q())
+
+    def _rating_q(self) -> Q:
+        if self.rating_filter == self.RatingFilter.SFW:
+            return Q(age_rating=AgeRating.SFW)
+        if self.rating_filter == self.RatingFilter.NSFW:
+            return Q(age_rating=AgeRating.NSFW)
+        if self.rating_filter == self.RatingFilter.SAFE:
+            return Q(age_rating=AgeRating.SFW) | Q(
+                age_rating=AgeRating.UNRATED, suggested_age_rating=AgeRating.UNRATED
+            )
+        return Q()
+
+
+class RoomActivity(models.Model):
+    """One row per successful poll of a room: the raw series behind rates and charts."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="activity")
+    at = models.DateTimeField(default=timezone.now)
+    active_users = models.PositiveIntegerField(null=True)
+    message_sequence = models.BigIntegerField(null=True)
+
+    class Meta:
+        ordering = ["room", "at"]
+        indexes = [models.Index(fields=["room", "at"])]
+        verbose_name_plural = "room activity"
+
+    def __str__(self) -> str:
+        return f"{self.room_id} at {self.at:%Y-%m-%d %H:%M}: {self.active_users} active"
+
+
+class CrawlRun(models.Model):
+    """What one crawl did: counts and errors, for operators and the admin's crawl report."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    sources = models.PositiveIntegerField(default=0)
+    links_found = models.PositiveIntegerField(default=0)
+    servers_polled = models.PositiveIntegerField(default=0)
+    servers_ok = models.PositiveIntegerField(default=0)
+    servers_failed = models.PositiveIntegerField(default=0)
+    rooms_new = models.PositiveIntegerField(default=0)
+    rooms_updated = models.PositiveIntegerField(default=0)
+    rooms_gone = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Crawl {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class Submission(models.Model):
+    """A community someone asked us to list: pending until a moderator approves or rejects it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    class CheckState(models.TextChoices):
+        WAITING = "waiting", "Waiting for the check"
+        PASSED = "passed", "Server reachable, key proven, room exists"
+        FAILED = "failed", "Check failed"
+
+    join_url = models.CharField(max_length=300, help_text="As submitted, normalised.")
+    server_url = models.CharField(max_length=300)
+    pubkey = models.CharField(max_length=64, validators=[pubkey_validator])
+    token = models.CharField(max_length=64, validators=[token_validator])
+    suggested_tags = models.CharField(max_length=300, blank=True)
+    suggested_language = models.CharField(max_length=12, blank=True, validators=[validate_language])
+    note = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    check_state = models.CharField(
+        max_length=16, choices=CheckState.choices, default=CheckState.WAITING
+    )
+    check_detail = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rejection_reason = models.TextField(blank=True)
+    room = models.ForeignKey(Room, null=True, blank=True, on_delete=models.SET_NULL)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.join_url
+
+
+class Report(models.Model):
+    """A visitor's report about a room (wrong rating, abuse, dead link), queued for moderators."""
+
+    class Kind(models.TextChoices):
+        RATING = "rating", "Wrong age rating"
+        ABUSE = "abuse", "Abuse or illegal content"
+        DEAD = "dead", "Dead or broken link"
+        OTHER = "other", "Something else"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+        DISMISSED = "dismissed", "Dismissed"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="reports")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    moderator_note = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.room}"

@@ -1,0 +1,198 @@
+"""Servers, their addresses and their rooms as crawls and imports write them.
+
+Which address a server is best reached and shown at; upserting rooms (crawled fields only),
+marking rooms gone, and replacing the tags of the crawl's own origins. Crawls and the snapshot
+import both write through here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.text import slugify
+
+from directory.lib.activity import weekly_active_users
+from directory.models import Room, RoomTag, Server, ServerAddress, Tag
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def address_preference(address: ServerAddress) -> tuple:
+    """Sort key, best first: an address that works, a domain over an IP, https over http."""
+    works = address.last_success_at is not None and (
+        address.last_failure_at is None or address.last_success_at >= address.last_failure_at
+    )
+    return (
+        not works,
+        _is_ip_literal(address.host),
+        address.scheme != ServerAddress.Scheme.HTTPS,
+        address.host,
+        address.port,
+    )
+
+
+def choose_preferred_address(server: Server) -> ServerAddress | None:
+    addresses = sorted(server.addresses.all(), key=address_preference)
+    return addresses[0] if addresses else None
+
+
+def _refresh_preferred_address(server: Server) -> None:
+    preferred = choose_preferred_address(server)
+    if preferred is not None and preferred.pk != server.preferred_address_id:
+        server.preferred_address = preferred
+        server.skip_history_when_saving = True
+        server.save(update_fields=["preferred_address"])
+
+
+def attach_address(server: Server, scheme: str, host: str, port: int | None) -> ServerAddress:
+    """Record that ``server`` is reachable at an address, and re-choose its preferred one.
+
+    ``port`` None means the scheme's default port.
+    """
+    if port is None:
+        port = ServerAddress.DEFAULT_PORTS[scheme]
+    address, _ = ServerAddress.objects.get_or_create(
+        server=server, scheme=scheme, host=host, port=port
+    )
+    _refresh_preferred_address(server)
+    return address
+
+
+# --- Rooms as crawls and imports write them ------------------------------------------------------
+
+
+def sogs_room_values(data: dict, now: datetime) -> dict[str, Any]:
+    """The crawled Room fields of one validated SOGS room object, as seen at ``now``."""
+    active, cutoff = data.get("active_users"), data.get("active_users_cutoff")
+    created = data.get("created")
+    return {
+        "token": data["token"],
+        "name": data.get("name") or "",
+        "description": data.get("description") or "",
+        "active_users": active,
+        "active_users_cutoff": cutoff,
+        "active_users_weekly": weekly_active_users(active, cutoff),
+        "created": datetime.fromtimestamp(created, tz=UTC) if created is not None else None,
+        "info_updates": data.get("info_updates"),
+        "message_sequence": data.get("message_sequence"),
+        "image_id": data.get("image_id"),
+        "read": data.get("read"),
+        "write": data.get("write"),
+        "upload": data.get("upload"),
+        "admins": [session_id.lower() for session_id in data.get("admins") or []],
+        "moderators": [session_id.lower() for session_id in data.get("moderators") or []],
+        "last_seen": now,
+        "listed_by_server": True,
+    }
+
+
+def upsert_rooms(
+    server: Server, rooms: list[dict[str, Any]], *, languages: dict[str, str] | None = None
+) -> list[tuple[Room, bool]]:
+    """Create or update the rooms of ``server`` from crawled values: (room, created) pairs.
+
+    Only ``Room.CRAWLED_FIELDS`` may be written; ``languages`` (token_key -> code) fills a room's
+    language only while moderators have left it empty.
+    """
+    now = timezone.now()
+    existing = {room.token_key: room for room in server.rooms.all()}
+    results = []
+    for values in rooms:
+        curated = set(values) - set(Room.CRAWLED_FIELDS)
+        if curated:
+            raise ValueError(f"a crawl may not write {sorted(curated)}")
+        key = values["token"].lower()
+        room = existing.get(key)
+        created = room is None
+        if room is None:
+            room = Room(server=server, first_seen=now, included_at=now)
+        for name, value in values.items():
+            setattr(room, name, value)
+        language = (languages or {}).get(key)
+        if language and not room.language:
+            room.language = language
+        if not created:
+            # Crawled changes are not moderators' decisions: keep them out of the audit history.
+            # (simple_history checks that the attribute exists, whatever its value.)
+            room.skip_history_when_saving = True
+        room.save()
+        if not created:
+            del room.skip_history_when_saving
+        results.append((room, created))
+    return results
+
+
+def mark_rooms_gone(server: Server, seen_token_keys: Iterable[str]) -> int:
+    """Rooms the server no longer lists are marked, never deleted; returns how many changed."""
+    gone = server.rooms.exclude(token_key__in=set(seen_token_keys)).filter(listed_by_server=True)
+    return gone.update(listed_by_server=False)
+
+
+def tag_for(label: str, kind: str, description: str = "", cache: dict | None = None) -> Tag | None:
+    """The Tag for a label (created on first use), or None when the label has no slug."""
+    slug = slugify(label, allow_unicode=True)[:64]
+    if not slug:
+        return None
+    if cache is not None and slug in cache:
+        return cache[slug]
+    tag, _ = Tag.objects.get_or_create(
+        slug=slug, defaults={"label": label[:64], "kind": kind, "description": description}
+    )
+    if cache is not None:
+        cache[slug] = tag
+    return tag
+
+
+def replace_room_tags(
+    room: Room,
+    wanted: Iterable[tuple[str, str]],
+    origins: Iterable[str],
+    *,
+    descriptions: dict[str, str] | None = None,
+    cache: dict | None = None,
+) -> None:
+    """Make the room's tags of the given ``origins`` exactly ``wanted`` ((label, origin) pairs).
+
+    Tags of other origins (a maintainer's, or a source's during a server poll) are left alone.
+    """
+    origins = set(origins)
+    pairs: set[tuple[int, str]] = set()
+    for label, origin in wanted:
+        if origin not in origins:
+            raise ValueError(f"origin {origin!r} is not being replaced")
+        tag = tag_for(label, origin, (descriptions or {}).get(label, ""), cache)
+        if tag is not None:
+            pairs.add((tag.pk, origin))
+    for assignment in RoomTag.objects.filter(room=room, origin__in=origins):
+        if (assignment.tag_id, assignment.origin) in pairs:
+            pairs.discard((assignment.tag_id, assignment.origin))
+        else:
+            assignment.delete()
+    RoomTag.objects.bulk_create(
+        [RoomTag(room=room, tag_id=tag_id, origin=origin) for tag_id, origin in pairs]
+    )
+
+
+def note_address(
+    server: Server, scheme: str, host: str, port: int | None, *, ok: bool, error: str = ""
+) -> ServerAddress:
+    """Record a poll's outcome at an address (creating it), and re-choose the preferred one."""
+    address = attach_address(server, scheme, host, port)
+    now = timezone.now()
+    if ok:
+        address.last_success_at, address.last_error = now, ""
+    else:
+        address.last_failure_at, address.last_error = now, error[:500]
+    address.save(update_fields=["last_success_at", "last_failure_at", "last_error"])
+    _refresh_preferred_address(server)
+    return address

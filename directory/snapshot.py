@@ -1,0 +1,233 @@
+"""Import the ``servers.json`` written by sessioncommunities.online / .info.
+
+This loads the demo data and is the migration path for people running those sites. The whole
+file is validated before anything is written, and written in one transaction: a malformed file
+changes nothing. Like a crawl, an import writes only crawled fields (and fills a room's language
+only while moderators have left it empty).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from directory.lib.joinlinks import parse_server_url
+from directory.lib.languages import language_from_flag
+from directory.lib.roomtext import clean_text
+from directory.models import AgeRating, Room, Server, Tag
+from directory.servers import (
+    attach_address,
+    mark_rooms_gone,
+    replace_room_tags,
+    sogs_room_values,
+    upsert_rooms,
+)
+
+MAX_FILE_BYTES = 50_000_000
+SESSION_ID = r"^[0-9a-fA-F]{66}\Z"
+
+
+class SnapshotError(Exception):
+    """The snapshot cannot be imported; the message says where and why."""
+
+
+class RoomTextField(serializers.Field):
+    """Text from a server: any string is accepted and cleaned (control and bidi characters
+    removed, length clamped), since hostile names are data to store safely, not an error."""
+
+    def __init__(self, *, max_length: int, multiline: bool = False, **kwargs):
+        self.max_length = max_length
+        self.multiline = multiline
+        if kwargs.setdefault("required", False) is False:
+            kwargs.setdefault("default", "")
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Expected a string.")
+        return clean_text(data, self.max_length, multiline=self.multiline)
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
+class TagSerializer(serializers.Serializer):
+    text = RoomTextField(max_length=64, required=True)
+    type = serializers.ChoiceField(choices=["user", "reserved", "warning"])
+
+
+class RoomSerializer(serializers.Serializer):
+    token = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}\Z")
+    name = RoomTextField(max_length=200)
+    description = RoomTextField(max_length=4000, multiline=True)
+    active_users = serializers.IntegerField(
+        min_value=0, max_value=10**9, allow_null=True, required=False
+    )
+    active_users_cutoff = serializers.IntegerField(
+        min_value=0, max_value=10**9, allow_null=True, required=False
+    )
+    created = serializers.FloatField(
+        min_value=0, max_value=32503680000, allow_null=True, required=False
+    )
+    info_updates = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    message_sequence = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    image_id = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    read = serializers.BooleanField(allow_null=True, required=False)
+    write = serializers.BooleanField(allow_null=True, required=False)
+    upload = serializers.BooleanField(allow_null=True, required=False)
+    admins = serializers.ListField(
+        child=serializers.RegexField(SESSION_ID), required=False, default=list, max_length=1000
+    )
+    moderators = serializers.ListField(
+        child=serializers.RegexField(SESSION_ID), required=False, default=list, max_length=1000
+    )
+    tags = TagSerializer(many=True, required=False, default=list)
+    language_flag = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=16
+    )
+
+
+class ServerSerializer(serializers.Serializer):
+    base_url = serializers.CharField(max_length=300)
+    pubkey = serializers.RegexField(r"^[0-9a-fA-F]{64}\Z")
+    rooms = RoomSerializer(many=True, max_length=10_000)
+
+    def validate_base_url(self, value: str) -> tuple[str, str, int | None]:
+        try:
+            return parse_server_url(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from error
+
+    def validate_rooms(self, rooms: list[dict]) -> list[dict]:
+        seen: set[str] = set()
+        for room in rooms:
+            key = room["token"].lower()
+            if key in seen:
+                raise serializers.ValidationError(f"Room token {room['token']!r} appears twice.")
+            seen.add(key)
+        return rooms
+
+
+@dataclass
+class ImportResult:
+    servers_new: int = 0
+    servers_updated: int = 0
+    rooms_new: int = 0
+    rooms_updated: int = 0
+    rooms_gone: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"servers: {self.servers_new} new, {self.servers_updated} updated; "
+            f"rooms: {self.rooms_new} new, {self.rooms_updated} updated, {self.rooms_gone} gone"
+        )
+
+
+def _first_error(errors: Any, path: str = "servers") -> str:
+    """Flatten DRF's nested error structure into 'servers[3].rooms[0].token: message'."""
+    if isinstance(errors, list):
+        for index, item in enumerate(errors):
+            if item and not isinstance(item, str):
+                return _first_error(item, f"{path}[{index}]")
+            if isinstance(item, str):
+                return f"{path}: {item}"
+    if isinstance(errors, dict):
+        for field, item in errors.items():
+            if item:
+                if field == "non_field_errors":
+                    where = path
+                elif isinstance(field, int) or str(field).isdigit():
+                    where = f"{path}[{field}]"
+                else:
+                    where = f"{path}.{field}"
+                return _first_error(item, where)
+    return f"{path}: {errors}"
+
+
+def read_snapshot(path: Path) -> list[dict]:
+    """Read and validate a snapshot file; raise SnapshotError with a clear message."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SnapshotError(f"{path}: larger than {MAX_FILE_BYTES} bytes.")
+        data = json.loads(path.read_bytes())
+    except OSError as error:
+        raise SnapshotError(f"{path}: cannot read: {error.strerror or error}") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SnapshotError(f"{path}: not valid JSON (truncated or corrupt?): {error}") from error
+    if not isinstance(data, list):
+        raise SnapshotError(f"{path}: expected a JSON list of servers, got {type(data).__name__}.")
+    serializer = ServerSerializer(data=data, many=True)
+    if not serializer.is_valid():
+        raise SnapshotError(f"{path}: {_first_error(serializer.errors)}")
+    return serializer.validated_data
+
+
+def read_tag_descriptions(path: Path) -> dict[str, str]:
+    """The optional tags.json beside servers.json: reserved tag text -> description."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(key): clean_text(value, 300) for key, value in data.items()}
+
+
+def import_snapshot(path: Path) -> ImportResult:
+    servers = read_snapshot(path)
+    descriptions = read_tag_descriptions(path.with_name("tags.json"))
+    result = ImportResult()
+    with transaction.atomic():
+        for server_data in servers:
+            _import_server(server_data, descriptions, result)
+    return result
+
+
+def _import_server(data: dict, descriptions: dict[str, str], result: ImportResult) -> None:
+    now = timezone.now()
+    server, created = Server.objects.get_or_create(pubkey=data["pubkey"].lower())
+    if created:
+        result.servers_new += 1
+    else:
+        result.servers_updated += 1
+    scheme, host, port = data["base_url"]
+    attach_address(server, scheme, host, port)
+
+    languages = {
+        room["token"].lower(): language_from_flag(room["language_flag"]) or ""
+        for room in data["rooms"]
+    }
+    values = [_crawled_values(room_data, now) for room_data in data["rooms"]]
+    upserted = upsert_rooms(server, values, languages=languages)
+    for (room, room_created), room_data in zip(upserted, data["rooms"], strict=True):
+        if room_created:
+            result.rooms_new += 1
+        else:
+            result.rooms_updated += 1
+        _replace_crawled_tags(room, room_data["tags"], descriptions)
+    result.rooms_gone += mark_rooms_gone(server, languages)
+
+
+def _crawled_values(data: dict, now: datetime) -> dict[str, Any]:
+    is_nsfw = any(tag["type"] == "warning" and tag["text"] == "nsfw" for tag in data["tags"])
+    return {
+        **sogs_room_values(data, now),
+        "suggested_age_rating": AgeRating.NSFW if is_nsfw else AgeRating.UNRATED,
+    }
+
+
+def _replace_crawled_tags(room: Room, tags: list[dict], descriptions: dict[str, str]) -> None:
+    """Set the room's derived and hashtag tags; maintainers' tags are left alone."""
+    wanted = [
+        (tag["text"].lower(), Tag.Kind.HASHTAG if tag["type"] == "user" else Tag.Kind.DERIVED)
+        for tag in tags
+    ]
+    replace_room_tags(room, wanted, [Tag.Kind.HASHTAG, Tag.Kind.DERIVED], descriptions=descriptions)

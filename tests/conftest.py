@@ -1,0 +1,57 @@
+"""Shared fixtures: the real snapshot, users with the moderators group, an imported directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SNAPSHOT = REPO / "fixtures" / "snapshot" / "servers.json"
+
+
+@pytest.fixture
+def snapshot_data() -> list[dict]:
+    return json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def write_snapshot(tmp_path):
+    """Write a (possibly modified or broken) snapshot to a temporary servers.json."""
+
+    def write(data: object | str | bytes) -> Path:
+        path = tmp_path / "servers.json"
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        elif isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_text(json.dumps(data), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def imported(db):
+    """The directory after importing the real snapshot."""
+    from directory.snapshot import import_snapshot
+
+    return import_snapshot(SNAPSHOT)
+
+
+@pytest.fixture
+def moderator(db):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user("mod", password="correct horse battery", is_staff=True)
+    user.groups.add(Group.objects.get(name="moderators"))
+    return user
+
+
+@pytest.fixture
+def visitor(db):
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("visitor", password="correct horse battery")
