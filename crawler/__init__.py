@@ -1,0 +1,1 @@
+"""The crawler app: sources, SOGS client and tasks."""

@@ -1,0 +1,83 @@
+"""The crawler's configuration, read once from Django settings into plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from django.conf import settings
+
+from directory.lib.http import GuardedClient, HttpConfig
+from directory.lib.onion import generate_privkey
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    """Everything a crawl needs to know; tests and the benchmark build their own."""
+
+    http: HttpConfig = field(default_factory=HttpConfig)
+    concurrency: int = 64
+    deadline: float = 10.0
+    probe_deadlines: tuple[float, ...] = (2.0, 3.0, 5.0)
+    max_rooms_bytes: int = 2_000_000
+    max_source_bytes: int = 5_000_000
+    max_image_bytes: int = 5_000_000
+    max_image_pixels: int = 16_000_000
+    icon_size: int = 256
+    key_file: Path | None = None
+    new_room_days: int = 28
+    users_per_moderator: int = 100
+    official_keys: frozenset[str] = frozenset()
+    claim_timeout: int = 600
+    activity_raw_days: int = 30
+
+    @classmethod
+    def from_settings(cls) -> CrawlConfig:
+        http = HttpConfig(
+            connect_timeout=settings.CRAWLER_CONNECT_TIMEOUT,
+            deadline=settings.CRAWLER_DEADLINE,
+            allow_private_addresses=settings.CRAWLER_ALLOW_PRIVATE_ADDRESSES,
+            proxy=settings.CRAWLER_PROXY or None,
+            ca_bundle=settings.CRAWLER_CA_BUNDLE or None,
+            user_agent=settings.CRAWLER_USER_AGENT,
+        )
+        return cls(
+            http=http,
+            concurrency=max(1, settings.CRAWLER_CONCURRENCY),
+            deadline=settings.CRAWLER_DEADLINE,
+            probe_deadlines=tuple(settings.CRAWLER_PROBE_DEADLINES) or (settings.CRAWLER_DEADLINE,),
+            max_rooms_bytes=settings.CRAWLER_MAX_ROOMS_BYTES,
+            max_source_bytes=settings.CRAWLER_MAX_SOURCE_BYTES,
+            max_image_bytes=settings.CRAWLER_MAX_IMAGE_BYTES,
+            max_image_pixels=settings.CRAWLER_MAX_IMAGE_PIXELS,
+            icon_size=settings.CRAWLER_ICON_SIZE,
+            key_file=settings.CRAWLER_KEY_FILE,
+            new_room_days=settings.CRAWLER_NEW_ROOM_DAYS,
+            users_per_moderator=settings.CRAWLER_USERS_PER_MODERATOR,
+            official_keys=frozenset(key.lower() for key in settings.CRAWLER_OFFICIAL_KEYS),
+            claim_timeout=settings.CRAWLER_CLAIM_TIMEOUT,
+            activity_raw_days=settings.CRAWLER_ACTIVITY_RAW_DAYS,
+        )
+
+    def with_changes(self, **changes: object) -> CrawlConfig:
+        return replace(self, **changes)
+
+    def client(self) -> GuardedClient:
+        return GuardedClient(self.http)
+
+    def crawler_privkey(self) -> bytes:
+        """The crawler's own X25519 key for the legacy auth flow, kept across runs so legacy
+        servers (which count every key that ever held a token) do not count us twice."""
+        if self.key_file is None:
+            return generate_privkey()
+        try:
+            key = self.key_file.read_bytes()
+            if len(key) == 32:
+                return key
+        except OSError:
+            pass
+        key = generate_privkey()
+        self.key_file.parent.mkdir(parents=True, exist_ok=True)
+        self.key_file.write_bytes(key)
+        self.key_file.chmod(0o600)
+        return key

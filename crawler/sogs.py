@@ -1,0 +1,395 @@
+"""Talking to one SOGS: modern HTTP API (protocol.md §2), legacy v3 onion API (§3), key proof (§4).
+
+`HostSession` sends one request at a time to one host under the crawler's retry policy; the
+functions below read rooms and prove keys on top of it. No database here: results are values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import nacl.bindings
+import nacl.exceptions
+
+from crawler.conf import CrawlConfig
+from directory.lib import http, onion
+from directory.lib.joinlinks import find_join_links, format_base_url
+from directory.lib.roomtext import clean_text
+
+_LEGACY_ROOM_LIMIT = 100
+_TOKEN_FALLBACK_LIMIT = 20
+
+
+class PollError(Exception):
+    """A server could not be polled; `status` is the Server.PollStatus value to record."""
+
+    status = "error"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Unreachable(PollError):
+    status = "unreachable"
+
+
+class TimedOut(PollError):
+    status = "timeout"
+
+
+class NotASogsServer(PollError):
+    status = "not_sogs"
+
+
+class BadSogsResponse(PollError):
+    status = "bad_response"
+
+
+class KeyMismatch(PollError):
+    status = "key_mismatch"
+
+
+Address = tuple[str, str, int | None]  # scheme, host, port (None: the scheme's default)
+
+
+class HostSession:
+    """Requests to one base URL. The first request that gets an answer may take up to
+    `len(probe_deadlines)` attempts with short deadlines (a host that never answers is given up
+    quickly); once the host has answered, requests get the full deadline and one attempt."""
+
+    def __init__(self, client: http.GuardedClient, base_url: str, config: CrawlConfig) -> None:
+        self.client = client
+        self.base_url = base_url
+        self.config = config
+        self.answered = False
+        self.requests = 0
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        max_bytes: int,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> http.Response:
+        deadlines = self.config.probe_deadlines if not self.answered else (self.config.deadline,)
+        url = self.base_url + path
+        last: http.FetchError | None = None
+        for deadline in deadlines:
+            self.requests += 1
+            try:
+                response = self.client.request(
+                    method, url, max_bytes=max_bytes, data=data, headers=headers, deadline=deadline
+                )
+            except http.Timeout as error:
+                last = error  # accepted but silent, or dripping: another short try
+                continue
+            except http.FetchError as error:
+                raise _poll_error(error) from error
+            self.answered = True
+            return response
+        raise TimedOut(f"no answer after {len(deadlines)} attempts: {last.reason if last else ''}")
+
+
+def _poll_error(error: http.FetchError) -> PollError:
+    if isinstance(error, http.Timeout):
+        return TimedOut(error.reason)
+    if isinstance(error, http.Unreachable | http.BlockedAddress | http.BadURL):
+        return Unreachable(error.reason)
+    return BadSogsResponse(error.reason)
+
+
+# --- Results -------------------------------------------------------------------------------------
+
+
+@dataclass
+class AddressPoll:
+    """What polling one address found. `pubkey` is the key the server proved (or, with
+    `proof` "", the only key claimed for it, unproven); `mismatches` maps refuted keys to why."""
+
+    address: Address
+    claimed: frozenset[str]
+    api_kind: str = ""
+    capabilities: list[str] = field(default_factory=list)
+    pubkey: str = ""
+    proof: str = ""  # "v4", "page", "v3" or "" (not proven)
+    rooms: list[dict[str, Any]] = field(default_factory=list)
+    complete_listing: bool = False  # rooms came from the server's full list
+    mismatches: dict[str, str] = field(default_factory=dict)
+    error: PollError | None = None
+    requests: int = 0
+    icons: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # token_key -> image
+    failed_attempts: list[tuple[Address, str]] = field(default_factory=list)  # e.g. https
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.pubkey)
+
+    @property
+    def base_url(self) -> str:
+        return format_base_url(*self.address)
+
+
+# --- Modern SOGS ---------------------------------------------------------------------------------
+
+
+def _get_json(session: HostSession, path: str, *, max_bytes: int) -> Any:
+    """The JSON of a 200 answer to ``GET path``, or None for any other status or bad JSON."""
+    response = session.request("GET", path, max_bytes=max_bytes)
+    if response.status != 200:
+        return None
+    try:
+        return response.json()
+    except http.BadResponse:
+        return None
+
+
+def read_capabilities(session: HostSession) -> list[str] | None:
+    """The capabilities of a modern SOGS, or None when the answer is not one (maybe legacy)."""
+    data = _get_json(session, "/capabilities", max_bytes=64_000)
+    caps = data.get("capabilities") if isinstance(data, dict) else None
+    if not isinstance(caps, list) or "sogs" not in caps:
+        return None
+    return [clean_text(cap, 64) for cap in caps if isinstance(cap, str)][:50]
+
+
+def read_rooms(session: HostSession) -> list[dict] | None:
+    """The room objects of `GET /rooms`, or None when the list is unusable."""
+    try:
+        response = session.request("GET", "/rooms", max_bytes=session.config.max_rooms_bytes)
+        data = response.json() if response.status == 200 else None
+    except (http.BadResponse, BadSogsResponse):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def read_room(session: HostSession, token: str) -> dict | None:
+    """One room object by token (for rooms `/rooms` did not give), or None."""
+    data = _get_json(session, f"/room/{token}", max_bytes=session.config.max_rooms_bytes)
+    return data if isinstance(data, dict) else None
+
+
+def prove_key_v4(session: HostSession, pubkey: str) -> bool | None:
+    """Send `GET /capabilities` through a v4 onion request encrypted to `pubkey`.
+
+    True: the reply decrypted, so the server holds the key. False: the server could not decrypt
+    it, or answered with something else. None: no v4 endpoint (or no answer) to ask.
+    """
+    body, channel = onion.build_request(pubkey, onion.build_v4_request("GET", "/capabilities"))
+    try:
+        response = session.request("POST", "/oxen/v4/lsrpc", max_bytes=1_000_000, data=body)
+    except BadSogsResponse:
+        return False
+    if response.status in (404, 405, 501):
+        return None
+    if response.status != 200:
+        return False  # pysogs answers a request it cannot decrypt with a plain 400
+    try:
+        reply = onion.parse_v4_response(channel.decrypt_response(response.content))
+    except onion.OnionError:
+        return False
+    return reply.status == 200
+
+
+def keys_on_room_page(session: HostSession, token: str) -> set[str] | None:
+    """The keys in the join links of the server's own `/r/<token>/` page, or None without one."""
+    response = session.request("GET", f"/r/{token}/", max_bytes=1_000_000)
+    if response.status != 200:
+        return None
+    return {link.pubkey for link in find_join_links(response.content.decode("utf-8", "replace"))}
+
+
+def poll_modern(session: HostSession, poll: AddressPoll, tokens: Iterable[str]) -> None:
+    rooms = read_rooms(session)
+    poll.complete_listing = rooms is not None
+    rooms = [room for room in rooms or [] if isinstance(room, dict)]
+    listed = {str(room.get("token", "")).lower() for room in rooms}
+    for token in [token for token in tokens if token.lower() not in listed][:_TOKEN_FALLBACK_LIMIT]:
+        room = read_room(session, token)
+        if room is not None:
+            rooms.append(room)
+    poll.rooms = rooms
+    prove_modern_key(session, poll, [str(room.get("token", "")) for room in rooms])
+
+
+def prove_modern_key(session: HostSession, poll: AddressPoll, tokens: list[str]) -> None:
+    """Prove one of the claimed keys (v4 first, then the room page); refute the others.
+
+    An address known without a key (`crawl --server URL`) takes the keys its own room page
+    shows as claims, which the v4 request then proves.
+    """
+    page_keys: set[str] | None = None
+    if not poll.claimed and tokens and tokens[0]:
+        page_keys = keys_on_room_page(session, tokens[0]) or set()
+        poll.claimed = frozenset(page_keys)
+    for pubkey in sorted(poll.claimed):
+        proven = prove_key_v4(session, pubkey)
+        if proven is None and tokens and tokens[0]:
+            if page_keys is None:
+                page_keys = keys_on_room_page(session, tokens[0]) or set()
+            proven = pubkey in page_keys if page_keys else None
+            method = "page"
+        else:
+            method = "v4"
+        if proven:
+            poll.pubkey, poll.proof = pubkey, method
+        elif proven is False:
+            poll.mismatches[pubkey] = f"{poll.base_url} did not prove this key ({method})"
+    if not poll.claimed:
+        poll.error = KeyMismatch(f"no key is known for {poll.base_url}, and no room page shows one")
+        return
+    if not poll.pubkey:
+        unrefuted = poll.claimed - set(poll.mismatches)
+        if len(unrefuted) == 1:
+            poll.pubkey = next(iter(unrefuted))  # nothing could prove or refute it: unverified
+        elif not unrefuted:
+            poll.error = KeyMismatch(f"{poll.base_url} proved none of the keys its links claim")
+
+
+# --- Legacy SOGS (v3 onion requests to /loki/v3/lsrpc) -------------------------------------------
+
+
+def legacy_call(
+    session: HostSession,
+    pubkey: str,
+    endpoint: str,
+    *,
+    method: str = "GET",
+    body: str = "",
+    headers: dict[str, str] | None = None,
+) -> dict | None:
+    """One legacy endpoint through a v3 request; the decoded JSON, or None on a non-200."""
+    payload = onion.build_v3_request(method, endpoint, body=body, headers=headers)
+    outer, channel = onion.build_request(pubkey, payload)
+    response = session.request("POST", "/loki/v3/lsrpc", max_bytes=15_000_000, data=outer)
+    if response.status == 404:
+        raise NotASogsServer(f"{session.base_url} has neither /capabilities nor /loki/v3/lsrpc")
+    if response.status != 200:
+        raise KeyMismatch(
+            f"{session.base_url} could not decrypt a v3 request (HTTP {response.status})"
+        )
+    try:
+        reply = onion.parse_v3_response(channel.decrypt_v3_response(response.content))
+        data = json.loads(reply.body)
+    except (onion.OnionError, ValueError, RecursionError) as error:
+        raise KeyMismatch(f"{session.base_url}: v3 reply did not decrypt ({error})") from None
+    if reply.status != 200 or not isinstance(data, dict):
+        return None
+    return data
+
+
+def poll_legacy(session: HostSession, poll: AddressPoll, crawler_privkey: bytes) -> None:
+    """Read a legacy server's rooms; the reply decrypting proves the claimed key (v3)."""
+    for pubkey in sorted(poll.claimed):
+        try:
+            data = legacy_call(session, pubkey, "rooms")
+        except KeyMismatch as error:
+            poll.mismatches[pubkey] = error.reason
+            continue
+        rooms = data.get("rooms") if data else None
+        if not isinstance(rooms, list):
+            raise BadSogsResponse(f"{session.base_url}: legacy room list is not a list")
+        poll.pubkey, poll.proof, poll.api_kind = pubkey, "v3", "legacy"
+        poll.complete_listing = True
+        poll.rooms = [_legacy_room(room) for room in rooms[:_LEGACY_ROOM_LIMIT]]
+        poll.rooms = [room for room in poll.rooms if room]
+        for room in poll.rooms:
+            room["active_users"] = legacy_member_count(
+                session, pubkey, room["token"], crawler_privkey
+            )
+        return
+    poll.error = KeyMismatch(f"{session.base_url} proved none of the keys its links claim")
+
+
+def _legacy_room(room: object) -> dict | None:
+    if not isinstance(room, dict) or not isinstance(room.get("id"), str):
+        return None
+    return {"token": room["id"], "name": room.get("name")}
+
+
+def legacy_member_count(
+    session: HostSession, pubkey: str, token: str, crawler_privkey: bytes
+) -> int | None:
+    """The legacy auth-token flow (protocol.md §3.2): challenge, claim, then `member_count`."""
+    user_pubkey = nacl.bindings.crypto_scalarmult_base(crawler_privkey)
+    session_id = "05" + user_pubkey.hex()
+    try:
+        challenge = legacy_call(
+            session,
+            pubkey,
+            f"auth_token_challenge?public_key={session_id}",
+            headers={"Room": token},
+        )
+        auth_token = _solve_challenge(challenge, crawler_privkey, user_pubkey)
+        if auth_token is None:
+            return None
+        headers = {"Room": token, "Authorization": auth_token}
+        claim = json.dumps({"public_key": session_id})
+        legacy_call(session, pubkey, "claim_auth_token", method="POST", body=claim, headers=headers)
+        counted = legacy_call(session, pubkey, "member_count", headers=headers)
+    except PollError:
+        return None
+    count = counted.get("member_count") if counted else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
+
+
+def _solve_challenge(challenge: dict | None, privkey: bytes, user_pubkey: bytes) -> str | None:
+    try:
+        inner = challenge["challenge"]  # type: ignore[index]
+        ephemeral = base64.b64decode(inner["ephemeral_public_key"])
+        ciphertext = base64.b64decode(inner["ciphertext"])
+        shared = nacl.bindings.crypto_scalarmult(privkey, ephemeral)
+        channel = onion.Channel.derive(onion.EncType.AES_GCM, shared, user_pubkey, ephemeral)
+        return channel.decrypt(ciphertext).hex()
+    except (TypeError, KeyError, ValueError, onion.OnionError, nacl.exceptions.CryptoError):
+        return None
+
+
+# --- One address ---------------------------------------------------------------------------------
+
+
+def poll_address(
+    client: http.GuardedClient,
+    config: CrawlConfig,
+    address: Address,
+    claimed: Iterable[str],
+    tokens: Iterable[str] = (),
+    crawler_privkey: bytes = b"",
+) -> AddressPoll:
+    """Poll one address; an https address that fails is retried over http. Never raises."""
+    poll = AddressPoll(address, frozenset(claimed))
+    scheme, host, port = address
+    attempts = [address]
+    if scheme == "https":
+        attempts.append(("http", host, None if port is None else port))
+    requests, failed = 0, []
+    for attempt in attempts:
+        poll = AddressPoll(attempt, frozenset(claimed), failed_attempts=list(failed))
+        session = HostSession(client, format_base_url(*attempt), config)
+        try:
+            _poll(session, poll, list(tokens), crawler_privkey)
+        except PollError as error:
+            poll.error = error
+        requests += session.requests
+        if not isinstance(poll.error, Unreachable | TimedOut):
+            break
+        failed.append((attempt, poll.error.reason))
+    poll.requests = requests
+    return poll
+
+
+def _poll(session: HostSession, poll: AddressPoll, tokens: list[str], privkey: bytes) -> None:
+    capabilities = read_capabilities(session)
+    if capabilities is not None:
+        poll.api_kind, poll.capabilities = "modern", capabilities
+        poll_modern(session, poll, tokens)
+    elif poll.claimed:
+        poll_legacy(session, poll, privkey)
+    else:
+        raise NotASogsServer(f"{session.base_url} does not answer /capabilities")

@@ -1,0 +1,262 @@
+"""Pipeline steps 4-5: merge address polls by key and store each server in its own transaction.
+
+Only crawled fields are written. Rooms are never deleted: a room its server stopped listing is
+marked gone; a server that fails keeps its rooms and records why. A key that an address failed
+to prove is never listed there; the conflict is kept for moderators.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from crawler.conf import CrawlConfig
+from crawler.icons import store_icon
+from crawler.rooms import NSFW, CrawledRoom, crawled_room, validate_room
+from crawler.sogs import AddressPoll, KeyMismatch
+from directory.lib.joinlinks import SourceEntry
+from directory.models import AgeRating, Room, RoomActivity, RoomTag, Server, Tag
+from directory.servers import mark_rooms_gone, note_address, replace_room_tags, upsert_rooms
+
+log = logging.getLogger(__name__)
+
+CRAWL_ORIGINS = (Tag.Kind.DERIVED, Tag.Kind.HASHTAG)
+
+
+@dataclass
+class StoreCounts:
+    """What storing did, summed over servers (becomes the CrawlRun)."""
+
+    servers_ok: int = 0
+    servers_failed: int = 0
+    rooms_new: int = 0
+    rooms_updated: int = 0
+    rooms_gone: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SourceInfo:
+    """What the crawl's sources said about rooms, by (pubkey, token_key)."""
+
+    entries: dict[tuple[str, str], SourceEntry] = field(default_factory=dict)
+    replace_tags: bool = False  # a crawl of every enabled source owns the source tags
+
+    @classmethod
+    def from_entries(cls, entries: list[SourceEntry], *, replace_tags: bool) -> SourceInfo:
+        info = cls(replace_tags=replace_tags)
+        for entry in entries:
+            info.entries.setdefault((entry.link.pubkey, entry.link.token_key), entry)
+        return info
+
+
+def _preference(poll: AddressPoll) -> tuple:
+    try:
+        ipaddress.ip_address(poll.address[1])
+        is_ip = True
+    except ValueError:
+        is_ip = False
+    return (not poll.complete_listing, is_ip, poll.address[0] != "https", poll.address[1])
+
+
+def store_server(
+    pubkey: str,
+    polls: list[AddressPoll],
+    config: CrawlConfig,
+    counts: StoreCounts,
+    sources: SourceInfo | None = None,
+) -> None:
+    """Store everything the polls found about the server with `pubkey`, in one transaction."""
+    proven = sorted((poll for poll in polls if poll.ok and poll.pubkey == pubkey), key=_preference)
+    refuted = [poll for poll in polls if pubkey in poll.mismatches]
+    with transaction.atomic():
+        server = Server.objects.select_for_update().filter(pubkey=pubkey).first()
+        if proven:
+            server = server or Server.objects.create(pubkey=pubkey)
+            _store_success(server, proven, refuted, config, counts, sources)
+        elif refuted:
+            server = server or Server.objects.create(pubkey=pubkey)
+            _store_conflict(server, refuted, counts)
+        elif server is not None:
+            _store_failure(server, polls, counts)
+        else:
+            counts.servers_failed += 1
+            counts.errors += [
+                f"{poll.base_url}: {poll.error.reason}" for poll in polls if poll.error
+            ]
+            return
+        server.polling_started_at = None  # release the claim with the data it guarded
+        _save_server(server)
+    if proven:
+        _store_icons(server, proven[0])
+
+
+def _save_server(server: Server) -> None:
+    server.skip_history_when_saving = True  # crawled fields are not moderators' decisions
+    server.save(update_fields=[name for name in Server.CRAWLED_FIELDS if name != "icon"])
+
+
+def _store_success(
+    server: Server,
+    proven: list[AddressPoll],
+    refuted: list[AddressPoll],
+    config: CrawlConfig,
+    counts: StoreCounts,
+    sources: SourceInfo | None,
+) -> None:
+    now = timezone.now()
+    best = proven[0]
+    for poll in proven:
+        note_address(server, *poll.address, ok=True)
+        for address, reason in poll.failed_attempts:
+            note_address(server, *address, ok=False, error=reason)
+    server.api_kind = best.api_kind
+    server.capabilities = best.capabilities
+    server.last_seen = server.last_poll_at = now
+    server.last_poll_status = Server.PollStatus.OK
+    server.last_poll_error = ""
+    server.consecutive_failures = 0
+    if any(poll.proof for poll in proven):
+        server.key_state, server.key_checked_at = Server.KeyState.PROVEN, now
+    server.key_conflict = _conflicts(server, refuted)
+    _store_rooms(server, best, config, counts, sources, now)
+    counts.servers_ok += 1
+
+
+def _conflicts(server: Server, refuted: list[AddressPoll]) -> str:
+    return "\n".join(poll.mismatches[server.pubkey] for poll in refuted)[:4000]
+
+
+def _store_conflict(server: Server, refuted: list[AddressPoll], counts: StoreCounts) -> None:
+    """No address proved the key, some refuted it: never list it there; tell moderators."""
+    now = timezone.now()
+    if server.key_state != Server.KeyState.PROVEN:
+        server.key_state = Server.KeyState.FAILED
+    server.key_checked_at = server.last_poll_at = now
+    server.key_conflict = _conflicts(server, refuted)
+    server.last_poll_status = Server.PollStatus.KEY_MISMATCH
+    server.last_poll_error = server.key_conflict[:1000]
+    counts.servers_failed += 1
+    counts.errors.append(f"{server.pubkey[:8]}: {server.key_conflict}")
+
+
+def _store_failure(server: Server, polls: list[AddressPoll], counts: StoreCounts) -> None:
+    """A known server that did not answer: marked offline with the reason; rooms stay."""
+    errors = [poll.error for poll in polls if poll.error is not None]
+    error = errors[0] if errors else KeyMismatch("no address answered")
+    server.last_poll_at = timezone.now()
+    server.last_poll_status = error.status
+    server.last_poll_error = error.reason[:1000]
+    server.consecutive_failures += 1
+    for poll in polls:
+        for address, reason in [*poll.failed_attempts, (poll.address, str(poll.error or ""))]:
+            if server.addresses.filter(scheme=address[0], host=address[1]).exists():
+                note_address(server, *address, ok=False, error=reason)
+    counts.servers_failed += 1
+    counts.errors.append(f"{server.base_url or server.pubkey[:8]}: {error.reason}")
+
+
+def _crawled_rooms(
+    server: Server, poll: AddressPoll, config: CrawlConfig, now: datetime
+) -> list[CrawledRoom]:
+    official = server.official or server.pubkey in config.official_keys
+    rooms: dict[str, CrawledRoom] = {}
+    for data in poll.rooms:
+        valid = validate_room(data)
+        if valid is None:
+            continue
+        room = crawled_room(
+            valid,
+            now=now,
+            official=official,
+            new_room_days=config.new_room_days,
+            users_per_moderator=config.users_per_moderator,
+        )
+        rooms.setdefault(room.token_key, room)
+    return list(rooms.values())
+
+
+def _store_rooms(
+    server: Server,
+    poll: AddressPoll,
+    config: CrawlConfig,
+    counts: StoreCounts,
+    sources: SourceInfo | None,
+    now: datetime,
+) -> None:
+    crawled = _crawled_rooms(server, poll, config, now)
+    source_nsfw = _source_nsfw(server, crawled, sources)
+    for room in crawled:
+        if room.token_key in source_nsfw:
+            room.values["suggested_age_rating"] = AgeRating.NSFW
+    languages = {room.token_key: room.language for room in crawled if room.language}
+    stored = upsert_rooms(server, [room.values for room in crawled], languages=languages)
+    cache: dict = {}
+    for (room, created), data in zip(stored, crawled, strict=True):
+        counts.rooms_new += created
+        counts.rooms_updated += not created
+        _replace_tags(room, data, sources, cache)
+    if poll.complete_listing:
+        counts.rooms_gone += mark_rooms_gone(server, [room.token_key for room in crawled])
+    RoomActivity.objects.bulk_create(
+        RoomActivity(
+            room=room,
+            at=now,
+            active_users=room.active_users,
+            message_sequence=room.message_sequence,
+        )
+        for room, _ in stored
+    )
+
+
+def _source_nsfw(
+    server: Server, crawled: list[CrawledRoom], sources: SourceInfo | None
+) -> set[str]:
+    """Rooms a source calls adult: from this crawl's sources, else from earlier source tags."""
+    if sources is not None and sources.replace_tags:
+        return {
+            room.token_key
+            for room in crawled
+            if (entry := sources.entries.get((server.pubkey, room.token_key))) and entry.nsfw
+        }
+    earlier = RoomTag.objects.filter(room__server=server, origin=Tag.Kind.SOURCE, tag__slug=NSFW)
+    known = set(earlier.values_list("room__token_key", flat=True))
+    if sources is not None:
+        known |= {
+            key
+            for (pubkey, key), entry in sources.entries.items()
+            if pubkey == server.pubkey and entry.nsfw
+        }
+    return known
+
+
+def _replace_tags(room: Room, data: CrawledRoom, sources: SourceInfo | None, cache: dict) -> None:
+    wanted = [(tag, Tag.Kind.DERIVED) for tag in data.derived_tags]
+    wanted += [(tag, Tag.Kind.HASHTAG) for tag in data.hashtags]
+    origins = list(CRAWL_ORIGINS)
+    entry = sources.entries.get((room.server.pubkey, room.token_key)) if sources else None
+    if sources is not None and (sources.replace_tags or entry is not None):
+        origins.append(Tag.Kind.SOURCE)
+        if entry is not None:
+            wanted += [(tag, Tag.Kind.SOURCE) for tag in entry.tags if not tag.startswith("lang:")]
+            if entry.nsfw:
+                wanted.append((NSFW, Tag.Kind.SOURCE))
+    replace_room_tags(room, dict.fromkeys(wanted), origins, cache=cache)
+
+
+def _store_icons(server: Server, poll: AddressPoll) -> None:
+    if not poll.icons:
+        return
+    rooms = {room.token_key: room for room in server.rooms.filter(token_key__in=list(poll.icons))}
+    for token_key, (image_id, webp) in poll.icons.items():
+        room = rooms.get(token_key)
+        if room is not None:
+            try:
+                store_icon(room, image_id, webp)
+            except OSError as error:
+                log.warning("cannot store the icon of %s: %s", room, error)

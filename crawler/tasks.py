@@ -1,0 +1,52 @@
+"""Celery tasks of the crawler: thin doors into `crawler.services`, enqueued by name.
+
+Beat runs `crawler.poll_all` (one `crawler.poll_server` per server, fanned out),
+`crawler.crawl_sources` and `crawler.prune_activity`; the admin and the website enqueue
+`crawler.poll_server`, `crawler.fetch_sources` and `crawler.check_submission` by name.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from crawler import services
+from directory.models import Server
+
+
+@shared_task(bind=True, name="crawler.poll_all")
+def poll_all(self) -> int:
+    """Fan out: one poll task per server, so servers are polled by many workers at once."""
+    pks = list(Server.objects.values_list("pk", flat=True))
+    for pk in pks:
+        self.app.send_task("crawler.poll_server", args=[pk])
+    return len(pks)
+
+
+@shared_task(name="crawler.poll_server")
+def poll_server(pk: int) -> str:
+    """Poll one server (claimed first, so never twice at once); icons follow its poll."""
+    return services.poll_server(pk)
+
+
+@shared_task(name="crawler.crawl_sources")
+def crawl_sources() -> dict:
+    """Every enabled source, then every server the links name and every known one."""
+    run = services.run_crawl()
+    return {"run": run.pk, "servers_ok": run.servers_ok, "servers_failed": run.servers_failed}
+
+
+@shared_task(name="crawler.fetch_sources")
+def fetch_sources(pks: list[int]) -> int:
+    """Fetch some sources now (the admin's "fetch now") and poll what they name."""
+    return services.fetch_sources_now(pks)
+
+
+@shared_task(name="crawler.check_submission")
+def check_submission(pk: int) -> str:
+    """The website's check of a submitted link; the outcome lands on the Submission."""
+    return services.check_submission(pk)
+
+
+@shared_task(name="crawler.prune_activity")
+def prune_activity() -> int:
+    return services.prune_activity()

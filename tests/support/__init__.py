@@ -1,0 +1,1 @@
+"""Reusable test helpers: real HTTP(S) servers and a proxy on loopback (no mocking)."""
