@@ -1,0 +1,1 @@
+"""The listing-provider API app."""

@@ -1,0 +1,374 @@
+"""`make bench-api`: the listing provider under gunicorn with 2,000 rooms and 50 clients.
+
+    .venv/bin/python -m listings_api.bench [--rooms 2000] [--clients 50] [--seconds 5]
+
+Builds a throw-away directory (SQLite and a file cache in a temporary VAR_DIR, or
+BENCH_DATABASE_URL / BENCH_REDIS_URL), fills it with copies of the demo snapshot's rooms,
+starts gunicorn on a loopback port and drives it from several client processes with
+keep-alive connections. It prints requests per second and latency (p50, p99) for
+`GET /listing/all` (cached), the same gzip-encoded, a 304 revalidation and the same request
+through `POST /oxen/v4/lsrpc` (both schemes), and the onion/direct ratios. Throttling is off:
+this measures serving, not the limiter. Latency is the time to the last byte of the response;
+onion replies are decrypted (and checked) after the clock stops, once per client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import json
+import multiprocessing
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SNAPSHOT = REPO / "fixtures" / "snapshot" / "servers.json"
+
+
+# --- the server side ----------------------------------------------------------------------
+
+
+def bench_environment(var_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "directory.settings",
+            "READ_DOT_ENV_FILE": "false",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "VAR_DIR": str(var_dir),
+            "DATABASE_URL": os.environ.get(
+                "BENCH_DATABASE_URL", f"sqlite:///{var_dir / 'db.sqlite3'}"
+            ),
+            "REDIS_URL": os.environ.get("BENCH_REDIS_URL", ""),
+            "LP_THROTTLE_RATE": "",
+            "LP_ONION_THROTTLE_RATE": "",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def prepare_database(env: dict[str, str], rooms: int) -> None:
+    """Migrate and fill the throw-away database (in a child process: its own settings)."""
+    code = f"from listings_api.bench import seed; seed({rooms})"
+    subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-c", code], env=env, cwd=REPO, check=True
+    )
+
+
+def seed(rooms: int) -> None:
+    """Import the snapshot, then add servers whose rooms copy the real ones up to `rooms`."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from directory.models import Room, RoomTag, Server
+    from directory.snapshot import import_snapshot
+
+    call_command("migrate", verbosity=0)
+    import_snapshot(SNAPSHOT)
+    templates = list(Room.objects.all())
+    tags = list(RoomTag.objects.values_list("room_id", "tag_id", "origin"))
+    tags_by_room: dict[int, list[tuple[int, str]]] = {}
+    for room_id, tag_id, origin in tags:
+        tags_by_room.setdefault(room_id, []).append((tag_id, origin))
+    now = timezone.now()
+    copies: list[tuple[Room, Room]] = []
+    while len(templates) + len(copies) < rooms:
+        server = Server.objects.create(pubkey=secrets.token_hex(32), last_seen=now)
+        for number, template in enumerate(templates[: rooms - len(templates) - len(copies)]):
+            room = Room(
+                **{field: getattr(template, field) for field in Room.CRAWLED_FIELDS},
+                server=server,
+                language=template.language,
+            )
+            room.token = f"{template.token[:50]}-{number}"  # real tokens repeat across servers
+            room.token_key = room.token.lower()
+            copies.append((template, room))
+    Room.objects.bulk_create([room for _, room in copies], batch_size=500)
+    RoomTag.objects.bulk_create(
+        [
+            RoomTag(room=room, tag_id=tag_id, origin=origin)
+            for template, room in copies
+            for tag_id, origin in tags_by_room.get(template.pk, [])
+        ],
+        batch_size=1000,
+    )
+    _seed_activity(Room.objects.all(), now)
+    print(f"seeded {Room.objects.public().count()} public rooms", flush=True)
+
+
+def _seed_activity(rooms, now) -> None:
+    from datetime import timedelta
+
+    from directory.models import RoomActivity
+
+    RoomActivity.objects.bulk_create(
+        [
+            RoomActivity(room=room, at=now - timedelta(days=days), message_sequence=seq)
+            for room in rooms
+            for days, seq in (
+                (6, room.message_sequence or 0),
+                (0, (room.message_sequence or 0) + 700),
+            )
+        ],
+        batch_size=2000,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "gunicorn", "directory.wsgi",
+        "--bind", f"127.0.0.1:{port}",
+        "--worker-class", "gthread",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--keep-alive", "30",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, env=env, cwd=REPO)  # noqa: S603
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            status, _ = fetch("127.0.0.1", port, "GET", "/listings")
+            if status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def fetch(host: str, port: int, method: str, path: str, body: bytes | None = None):
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        connection.request(method, path, body=body)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+# --- the client side ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    method: str = "GET"
+    path: str = "/listing/all"
+    headers: tuple[tuple[str, str], ...] = ()
+    onion: str = ""  # "", "aes-gcm" or "xchacha20"
+    expect: int = 200
+
+
+def _client_thread(port, scenario, pubkey, stop_at, latencies, errors) -> None:
+    from directory.lib import onion
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    bodies, sessions, checked = [], [], False
+    if scenario.onion:
+        # Fresh ephemeral keys, built before the clock starts, as a client would cache none.
+        for _ in range(50):
+            payload = onion.build_v4_request("GET", scenario.path, dict(scenario.headers))
+            body, session = onion.build_request(pubkey, payload, onion.EncType(scenario.onion))
+            bodies.append(body)
+            sessions.append(session)
+    index = 0
+    while time.monotonic() < stop_at:
+        started = time.perf_counter()
+        if scenario.onion:
+            connection.request("POST", "/oxen/v4/lsrpc", body=bodies[index % len(bodies)])
+        else:
+            connection.request(scenario.method, scenario.path, headers=dict(scenario.headers))
+        response = connection.getresponse()
+        data = response.read()
+        latencies.append(time.perf_counter() - started)
+        outer_expected = 200 if scenario.onion else scenario.expect
+        if response.status != outer_expected:
+            errors.append(response.status)
+        elif scenario.onion and not checked:
+            reply = onion.parse_v4_response(sessions[index % len(bodies)].decrypt_response(data))
+            if reply.status != scenario.expect:
+                errors.append(reply.status)
+            checked = True
+        index += 1
+    connection.close()
+
+
+def _client_process(args) -> tuple[list[float], list[int]]:
+    port, scenario, pubkey, threads, stop_at = args
+    latencies: list[float] = []
+    errors: list[int] = []
+    workers = [
+        threading.Thread(
+            target=_client_thread, args=(port, scenario, pubkey, stop_at, latencies, errors)
+        )
+        for _ in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return latencies, errors
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    clients: int
+    requests: int
+    seconds: float
+    p50: float
+    p99: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def run(port, scenario, pubkey, clients, seconds, processes) -> Result:
+    processes = min(processes, clients)
+    shares = [
+        clients // processes + (1 if i < clients % processes else 0) for i in range(processes)
+    ]
+    # Monotonic clocks are system-wide on Linux, so every process stops at the same moment.
+    started = time.monotonic()
+    stop_at = started + seconds
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        parts = pool.map(
+            _client_process, [(port, scenario, pubkey, share, stop_at) for share in shares]
+        )
+    elapsed = time.monotonic() - started
+    latencies = sorted(latency for part, _ in parts for latency in part)
+    errors = sum(len(errs) for _, errs in parts)
+    return Result(
+        scenario.name,
+        clients,
+        len(latencies),
+        elapsed,
+        statistics.median(latencies) * 1000,
+        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        errors,
+    )
+
+
+def print_result(result: Result) -> None:
+    print(
+        f"{result.name:<40} {result.clients:>3} clients  {result.rps:>8.1f} req/s  "
+        f"p50 {result.p50:>7.2f} ms  p99 {result.p99:>7.2f} ms  ({result.requests} requests"
+        f"{f', {result.errors} errors' if result.errors else ''})",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rooms", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--client-processes", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    env = bench_environment(var_dir)
+    server = None
+    try:
+        prepare_database(env, args.rooms)
+        port = free_port()
+        server = start_gunicorn(env, port, args.workers, args.threads)
+        report(port, env, args)
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def report(port: int, env: dict[str, str], args) -> None:
+    _, body = fetch("127.0.0.1", port, "GET", "/listing/all")  # builds the cache
+    rooms = len(json.loads(body)["rooms"])
+    pubkey = subprocess.run(
+        [sys.executable, "manage.py", "lp_keys"], env=env, cwd=REPO, check=True,
+        capture_output=True, text=True,
+    ).stdout.split()[2]  # fmt: skip
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.request("GET", "/listing/all")
+    etag = connection.getresponse().getheader("ETag")
+    connection.close()
+    zipped = len(gzip.compress(body, compresslevel=6))
+    size = f"{len(body) / 1e6:.2f} MB ({zipped / 1e6:.2f} MB gzip)"
+    print(
+        f"GET /listing/all: {rooms} rooms, {size}; gunicorn gthread {args.workers}x{args.threads};"
+        f" {os.cpu_count()} CPUs shared with the clients",
+        flush=True,
+    )
+
+    direct = Scenario("GET /listing/all (cached)")
+    scenarios = [
+        direct,
+        Scenario("GET /listing/all gzip", headers=(("Accept-Encoding", "gzip"),)),
+        Scenario("GET /listing/all -> 304", headers=(("If-None-Match", etag),), expect=304),
+        Scenario("onion /listing/all aes-gcm", onion="aes-gcm"),
+        Scenario("onion /listing/all xchacha20", onion="xchacha20"),
+        Scenario(
+            "onion /listing/all aes-gcm, inner gzip",
+            headers=(("Accept-Encoding", "gzip"),),
+            onion="aes-gcm",
+        ),
+        Scenario("GET /listings", path="/listings"),
+        Scenario("onion /listings aes-gcm", path="/listings", onion="aes-gcm"),
+    ]
+    results: dict[tuple[str, int], Result] = {}
+    for clients in (1, args.clients):
+        print(f"-- {clients} concurrent client(s), {args.seconds:g} s each", flush=True)
+        for scenario in scenarios:
+            result = run(port, scenario, pubkey, clients, args.seconds, args.client_processes)
+            results[scenario.name, clients] = result
+            print_result(result)
+    print("-- ratios (onion / direct, time per request = 1 / throughput)")
+    for clients in (1, args.clients):
+        for onion_name, direct_name in [
+            ("onion /listing/all aes-gcm", direct.name),
+            ("onion /listing/all xchacha20", direct.name),
+            ("onion /listing/all aes-gcm, inner gzip", "GET /listing/all gzip"),
+            ("onion /listings aes-gcm", "GET /listings"),
+        ]:
+            through, plain = results[onion_name, clients], results[direct_name, clients]
+            print(
+                f"{onion_name:<40} {clients:>3} clients: cost x{plain.rps / through.rps:.2f}"
+                f"  p50 x{through.p50 / plain.p50:.2f}  p99 x{through.p99 / plain.p99:.2f}"
+            )
+        revalidation = results["GET /listing/all -> 304", clients]
+        full = results[direct.name, clients]
+        print(f"{'304 revalidation / full GET':<40} {clients:>3} clients: cost x"
+              f"{full.rps / revalidation.rps:.3f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

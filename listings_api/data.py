@@ -1,0 +1,220 @@
+"""What the listing endpoints return, built from the directory's models as plain dicts.
+
+`room` carries only what the SOGS server reported, under SOGS's own names (a field the server
+never reported is left out, as pysogs leaves out a missing `image_id`); `room_extra` carries
+everything we add. The shapes are documented field by field in `serializers.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, F, Max, Min, Q, QuerySet
+from django.db.models.functions import Lower
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from directory.lib.languages import language_flag
+from directory.models import Listing, Room, RoomActivity, Server
+
+# Fields of a SOGS `GET /room/<token>` reply (protocol.md §2.4) that we store and pass on.
+SOGS_ROOM_FIELDS = (
+    "token",
+    "name",
+    "description",
+    "info_updates",
+    "message_sequence",
+    "created",
+    "active_users",
+    "active_users_cutoff",
+    "image_id",
+    "moderators",
+    "admins",
+    "read",
+    "write",
+    "upload",
+)
+RATE_WINDOW = timedelta(days=7)
+# A message rate over less than this span of polls says more about noise than about the room.
+MIN_RATE_SPAN = timedelta(hours=1)
+
+# Unknown counts and dates go last on every database (PostgreSQL would put them first).
+SORTS: dict[str, tuple[Any, ...]] = {
+    "active_users": (
+        "-pinned",
+        F("active_users_weekly").desc(nulls_last=True),
+        Lower("name"),
+        "pk",
+    ),
+    "name": (Lower("name"), "pk"),
+    "created": (F("created").desc(nulls_last=True), Lower("name"), "pk"),
+}
+DEFAULT_SORT = "active_users"
+
+Absolute = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class RoomFilters:
+    """The query parameters of `GET /listing/<id>`, already validated."""
+
+    language: str = ""
+    tag: str = ""
+    q: str = ""
+    sort: str = DEFAULT_SORT
+
+    def cache_key(self) -> str:
+        return "\x1f".join((self.language, self.tag, self.q, self.sort))
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, or None."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def listing_rating(listing: Listing) -> str:
+    return listing.rating_filter
+
+
+def listings_summary() -> dict[str, Any]:
+    """`GET /listings`: every listing with its number of rooms."""
+    summaries = []
+    for listing in Listing.objects.order_by("slug"):
+        summary = _listing_head(listing)
+        summary["rooms"] = listing.room_queryset().count()
+        summaries.append(summary)
+    return {"listings": summaries}
+
+
+def listing_detail(listing: Listing, filters: RoomFilters, absolute: Absolute) -> dict[str, Any]:
+    """`GET /listing/<id>`: the listing with every room it holds, filtered and sorted."""
+    rooms = list(_filtered_rooms(listing, filters))
+    rates = message_rates(room.pk for room in rooms)
+    return {
+        **_listing_head(listing),
+        "rooms": [
+            {"room": sogs_room(room), "room_extra": room_extra(room, rates.get(room.pk), absolute)}
+            for room in rooms
+        ],
+    }
+
+
+def _listing_head(listing: Listing) -> dict[str, Any]:
+    return {
+        "id": listing.slug,
+        "name": listing.name,
+        "description": listing.description,
+        "rating": listing_rating(listing),
+        "created": iso(listing.created),
+        "updated": iso(listing.updated),
+    }
+
+
+def _filtered_rooms(listing: Listing, filters: RoomFilters) -> QuerySet[Room]:
+    rooms = listing.room_queryset()
+    if filters.language:
+        rooms = rooms.filter(language__iexact=filters.language)
+    if filters.tag:
+        tag = Q(tags__slug__iexact=filters.tag) | Q(tags__label__iexact=filters.tag)
+        rooms = rooms.filter(pk__in=Room.objects.filter(tag).values("pk"))
+    if filters.q:
+        text = (
+            Q(name__icontains=filters.q)
+            | Q(description__icontains=filters.q)
+            | Q(maintainer_description__icontains=filters.q)
+        )
+        rooms = rooms.filter(text)
+    return (
+        rooms.order_by(*SORTS[filters.sort])
+        .select_related("server", "server__preferred_address")
+        .prefetch_related("room_tags__tag")
+    )
+
+
+def message_rates(room_ids: Iterable[int]) -> dict[int, float]:
+    """Messages per day over the last week, from the first and last poll in that week.
+
+    `message_sequence` counts posts, edits and deletions, so this is activity, not posts alone.
+    """
+    since = timezone.now() - RATE_WINDOW
+    rows = (
+        RoomActivity.objects.filter(at__gte=since, message_sequence__isnull=False)
+        .values("room_id")
+        .annotate(
+            first_at=Min("at"),
+            last_at=Max("at"),
+            low=Min("message_sequence"),
+            high=Max("message_sequence"),
+            polls=Count("pk"),
+        )
+    )
+    wanted = set(room_ids)
+    rates = {}
+    for row in rows:
+        span = row["last_at"] - row["first_at"]
+        if row["room_id"] in wanted and span >= MIN_RATE_SPAN:
+            rates[row["room_id"]] = round(
+                (row["high"] - row["low"]) / (span / timedelta(days=1)), 2
+            )
+    return rates
+
+
+def sogs_room(room: Room) -> dict[str, Any]:
+    """The room as its SOGS server reported it, with SOGS field names and types."""
+    values: dict[str, Any] = {field: getattr(room, field) for field in SOGS_ROOM_FIELDS}
+    if room.created is not None:
+        values["created"] = room.created.timestamp()  # SOGS sends Unix seconds
+    values["moderators"] = list(room.moderators or [])
+    values["admins"] = list(room.admins or [])
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def room_extra(room: Room, rate: float | None, absolute: Absolute) -> dict[str, Any]:
+    """What the directory adds to a room; none of these names collide with `room`."""
+    server = room.server
+    flag = language_flag(room.language) if room.language else ""
+    return {
+        "join_url": room.join_url,
+        "server_url": server.base_url,
+        "server_pubkey": server.pubkey,
+        "server_name": server.name or None,
+        "server_icon_url": _server_icon_url(server, absolute),
+        "language": {"code": room.language, "flag": flag} if room.language else None,
+        "language_flag": flag,
+        "tags": _tags(room),
+        "age_rating": room.age_rating,
+        "rating_verified_at": iso(room.rating_verified_at),
+        "included_at": iso(room.included_at),
+        "pinned": room.pinned,
+        "online": room.is_online,
+        "last_seen": iso(room.last_seen),
+        "key_proven": server.key_state == Server.KeyState.PROVEN,
+        "key_checked_at": iso(server.key_checked_at),
+        "messages_per_day": rate,
+        "icon_url": absolute(room.icon_url) if room.icon_url else None,
+        "room_page_url": absolute(room.get_absolute_url()),
+        "maintainer_description": room.maintainer_description,
+    }
+
+
+def _tags(room: Room) -> list[dict[str, str]]:
+    # One entry per tag, even when several origins gave it (prefetched: no query per room).
+    seen: dict[int, dict[str, str]] = {}
+    for room_tag in room.room_tags.all():
+        seen.setdefault(room_tag.tag_id, {"text": room_tag.tag.label, "type": room_tag.tag.kind})
+    return sorted(seen.values(), key=lambda tag: tag["text"].lower())
+
+
+def _server_icon_url(server: Server, absolute: Absolute) -> str | None:
+    # Only once the site serves server icons under a named route; never a hot link.
+    if not server.icon:
+        return None
+    try:
+        return absolute(reverse("server_icon", kwargs={"pubkey": server.pubkey}))
+    except NoReverseMatch:
+        return None

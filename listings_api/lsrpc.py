@@ -1,0 +1,187 @@
+"""`POST /oxen/v4/lsrpc`: Session onion requests (v4) to the listing endpoints (protocol.md §4).
+
+The outer body is decrypted with the provider's key (`keys.py`); the inner request is dispatched
+to the JSON endpoints of `api_urls.py` only, by calling their views on a request built from
+the inner method, path, query and headers; the reply is the bencoded `[{code, headers}, body]`,
+encrypted with the same scheme and a fresh nonce, sent with HTTP 200. An envelope we cannot open
+gets a plain-text 400 (413 when over the size cap, checked before any decryption).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from urllib.parse import unquote_to_bytes
+
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.urls import Resolver404, URLResolver
+from django.urls.resolvers import RegexPattern
+from django.utils.encoding import iri_to_uri
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from rest_framework.throttling import SimpleRateThrottle
+
+from directory.lib.onion import (
+    EnvelopeTooLarge,
+    MalformedPayload,
+    OnionError,
+    V4Request,
+    open_request,
+    parse_v4_request,
+    v4_response_parts,
+)
+from listings_api.api_urls import json_urlpatterns
+from listings_api.caching import encode_json
+from listings_api.keys import provider_privkey
+
+log = logging.getLogger(__name__)
+
+JSON_HEADERS = {"content-type": "application/json"}
+# Headers our own reverse proxy sets about the outer connection; an inner request keeps the
+# outer values and may not choose its own (it must not pick the host of absolute URLs).
+PROXY_HEADERS = frozenset(
+    {
+        "HTTP_HOST",
+        "HTTP_FORWARDED",
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_X_FORWARDED_HOST",
+        "HTTP_X_FORWARDED_PORT",
+        "HTTP_X_FORWARDED_PROTO",
+        "HTTP_X_REAL_IP",
+    }
+)
+_resolver = URLResolver(RegexPattern(r"^/"), json_urlpatterns)
+
+
+class OnionThrottle(SimpleRateThrottle):
+    """Per-address limit on onion requests (the address is a service node's)."""
+
+    scope = "lp_onion"
+
+    def get_rate(self) -> str | None:
+        return settings.LP_ONION_THROTTLE_RATE
+
+    def get_cache_key(self, request: HttpRequest, view: object) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def _plain(status: int, text: str) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt
+@require_POST
+def onion_request(request: HttpRequest) -> HttpResponseBase:
+    throttled = _throttled(request)
+    if throttled is not None:
+        return throttled
+    body = _read_capped(request, settings.LP_ONION_MAX_BYTES)
+    if body is None:
+        return _plain(413, "Onion request body is too large.")
+    try:
+        opened = open_request(body, provider_privkey(), max_size=settings.LP_ONION_MAX_BYTES)
+    except EnvelopeTooLarge:
+        return _plain(413, "Onion request body is too large.")
+    except OnionError as exc:
+        return _plain(400, f"Invalid onion request: {type(exc).__name__}.")
+    chunks = opened.encrypt_reply_chunks(handle_payload(request, opened.payload))
+    # Streamed as the chunks it was encrypted in: a reply of megabytes is never copied again.
+    response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
+    response["Content-Length"] = str(sum(len(chunk) for chunk in chunks))
+    return response
+
+
+def _throttled(request: HttpRequest) -> HttpResponse | None:
+    """A JSON 429 when this address is over LP_ONION_THROTTLE_RATE, else None."""
+    throttle = OnionThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    response = JsonResponse(
+        {"detail": "Too many onion requests from this address; retry later."}, status=429
+    )
+    wait = throttle.wait()
+    if wait is not None:
+        response["Retry-After"] = str(max(1, round(wait)))
+    return response
+
+
+def _read_capped(request: HttpRequest, cap: int) -> bytes | None:
+    """The body, or None when it is over `cap` (by its declared length, or by reading cap+1)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > cap:
+        return None
+    body = request.read(cap + 1)
+    return None if len(body) > cap else body
+
+
+def handle_payload(outer: HttpRequest, payload: bytes) -> list[bytes]:
+    """The bencoded v4 reply to a decrypted payload, in parts; every failure is an inner
+    status."""
+    try:
+        inner = parse_v4_request(payload)
+    except MalformedPayload:
+        # pysogs's wording and status (protocol.md §4.4), inside the encrypted reply.
+        return v4_response_parts(
+            400, {"content-type": "text/plain; charset=utf-8"}, b"Invalid v4 onion request"
+        )
+    try:
+        return dispatch(outer, inner)
+    except Exception:
+        log.exception("Onion request to %s failed", inner.path[:200])
+        return v4_response_parts(500, JSON_HEADERS, encode_json({"detail": "Internal error."}))
+
+
+def dispatch(outer: HttpRequest, inner: V4Request) -> list[bytes]:
+    """Run the inner request through the JSON endpoint's own view; anything else is a 404."""
+    request = inner_request(outer, inner)
+    try:
+        match = _resolver.resolve(request.path_info)
+    except Resolver404:
+        return v4_response_parts(404, JSON_HEADERS, encode_json({"detail": "Not found."}))
+    request.resolver_match = match
+    response = match.func(request, *match.args, **match.kwargs)
+    if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+        response.render()
+    return v4_response_parts(response.status_code, dict(response.items()), response.content)
+
+
+def inner_request(outer: HttpRequest, inner: V4Request) -> WSGIRequest:
+    """A request as the endpoint would get it directly: the outer connection's environment
+    (host, scheme, client address) with the inner method, path, query, headers and body."""
+    environ = {
+        key: value
+        for key, value in outer.META.items()
+        if not key.startswith("HTTP_") and key not in {"CONTENT_TYPE", "CONTENT_LENGTH"}
+    }
+    environ.update({key: outer.META[key] for key in PROXY_HEADERS if key in outer.META})
+    for name, value in inner.headers.items():
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if key == "HTTP_CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+        elif key not in PROXY_HEADERS and key != "HTTP_CONTENT_LENGTH":
+            environ[key] = value
+    body = inner.body or b""
+    environ.update(
+        {
+            "REQUEST_METHOD": inner.method,
+            # WSGI carries the decoded path as bytes in a latin-1 str; Django decodes it as UTF-8.
+            "PATH_INFO": unquote_to_bytes(inner.path).decode("latin-1"),
+            "QUERY_STRING": iri_to_uri(inner.query),
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+        }
+    )
+    request = WSGIRequest(environ)
+    request.lp_internal = True  # throttled already, as an onion request
+    return request

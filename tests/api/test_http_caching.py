@@ -1,0 +1,116 @@
+"""Validators, 304s, Cache-Control, gzip, CORS and throttling of the JSON endpoints."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from django.utils import timezone
+from django.utils.http import http_date
+
+from directory.models import CrawlRun, Listing, Room, Tag
+
+
+@pytest.mark.parametrize("url", ["/listings", "/listing/all"])
+def test_responses_carry_validators_and_cache_control(client, imported, url):
+    response = client.get(url)
+    assert response["ETag"].startswith('W/"')
+    assert response["Last-Modified"]
+    assert response["Cache-Control"].startswith("public, max-age=")
+
+
+@pytest.mark.parametrize("url", ["/listings", "/listing/all"])
+def test_if_none_match_gives_304_without_a_body(client, imported, url):
+    etag = client.get(url)["ETag"]
+    response = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["ETag"] == etag
+
+
+def test_if_modified_since_gives_304_until_the_data_changes(client, imported):
+    last_modified = client.get("/listing/all")["Last-Modified"]
+    assert client.get("/listing/all", HTTP_IF_MODIFIED_SINCE=last_modified).status_code == 304
+    assert client.get("/listing/all", HTTP_IF_MODIFIED_SINCE=http_date(0)).status_code == 200
+
+
+def test_a_moderators_change_changes_etag_and_body(client, imported):
+    first = client.get("/listing/all")
+    room = Room.objects.get(token="ai")
+    room.maintainer_description = "Reviewed by a moderator."
+    room.save()
+    second = client.get("/listing/all", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert second.status_code == 200
+    assert second["ETag"] != first["ETag"]
+    assert b"Reviewed by a moderator." in second.content
+
+
+def test_a_listing_edit_changes_the_summary(client, imported):
+    first = client.get("/listings")
+    listing = Listing.objects.get(slug="all")
+    listing.name = "Everything"
+    listing.save()
+    second = client.get("/listings", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert second.status_code == 200 and second.json()["listings"][0]["name"] == "Everything"
+
+
+def test_a_crawl_changes_the_listing(client, imported):
+    first = client.get("/listing/all")
+    # What a poll writes: new counts and the time the room was seen.
+    Room.objects.filter(token="ai").update(active_users=123456, last_seen=timezone.now())
+    CrawlRun.objects.create(status=CrawlRun.Status.FINISHED, finished_at=timezone.now())
+    second = client.get("/listing/all", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert second.status_code == 200
+    assert b'"active_users":123456' in second.content
+
+
+def test_a_new_tag_assignment_changes_the_listing(client, imported):
+    first = client.get("/listing/all")
+    tag = Tag.objects.create(slug="fresh", label="Fresh")
+    Room.objects.get(token="ai").tags.add(tag, through_defaults={"origin": Tag.Kind.MAINTAINER})
+    assert client.get("/listing/all")["ETag"] != first["ETag"]
+
+
+def test_unchanged_data_is_served_from_the_cache(client, imported, django_assert_max_num_queries):
+    client.get("/listing/all")
+    # The data version, the listing lookup; no room query.
+    with django_assert_max_num_queries(2):
+        assert client.get("/listing/all").status_code == 200
+
+
+def test_gzip_when_accepted_with_the_same_json(client, imported):
+    plain = client.get("/listing/all")
+    zipped = client.get("/listing/all", HTTP_ACCEPT_ENCODING="gzip, deflate")
+    assert zipped["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped["Vary"]
+    assert gzip.decompress(zipped.content) == plain.content
+    assert zipped["ETag"] == plain["ETag"]
+
+
+def test_cors_allows_any_origin_to_read(client, imported):
+    response = client.get("/listing/all", HTTP_ORIGIN="https://elsewhere.example")
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "ETag" in response["Access-Control-Expose-Headers"]
+    preflight = client.options(
+        "/listings",
+        HTTP_ORIGIN="https://elsewhere.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+    )
+    assert preflight.status_code == 200
+    assert "GET" in preflight["Access-Control-Allow-Methods"]
+    assert "POST" not in preflight["Access-Control-Allow-Methods"]
+
+
+def test_cors_is_not_offered_for_the_site(client, imported):
+    response = client.get("/", HTTP_ORIGIN="https://elsewhere.example")
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_too_many_requests_get_a_clear_json_429(client, imported, settings):
+    settings.LP_THROTTLE_RATE = "3/min"
+    statuses = [client.get("/listings").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = client.get("/listings")
+    assert response.status_code == 429
+    assert "throttled" in response.json()["detail"]
+    assert int(response["Retry-After"]) > 0
