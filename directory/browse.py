@@ -1,0 +1,251 @@
+"""What the public pages show: search, filters and sorting of rooms, and their activity series.
+
+Plain functions of a query and the database, so views stay thin and tests can call them directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import F, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from directory.models import AgeRating, Room, RoomActivity, RoomTag, Server
+
+SORTS = {
+    "active": "Active users",
+    "name": "Name",
+    "newest": "Newest",
+    "messages": "Most messages",
+}
+HISTORY_DAYS = 30
+MAX_QUERY_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class RoomQuery:
+    """A visitor's search, filters and sort order, read from GET parameters and cleaned."""
+
+    q: str = ""
+    language: str = ""
+    tag: str = ""
+    online: bool = False
+    sort: str = "active"
+    nsfw: bool = False
+    page: int = 1
+
+    @classmethod
+    def from_params(cls, params) -> RoomQuery:
+        sort = params.get("sort", "active")
+        try:
+            page = max(1, min(10_000, int(params.get("page", "1"))))
+        except ValueError:
+            page = 1
+        return cls(
+            q=" ".join(params.get("q", "").split())[:MAX_QUERY_LENGTH],
+            language=params.get("lang", "").strip().lower()[:12],
+            tag=params.get("tag", "").strip()[:64],
+            online=params.get("online") == "1",
+            sort=sort if sort in SORTS else "active",
+            nsfw=params.get("nsfw") == "1",
+            page=page,
+        )
+
+    def cache_key(self) -> str:
+        raw = repr((self.q, self.language, self.tag, self.online, self.sort, self.nsfw, self.page))
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    def params(self, **changes) -> dict[str, str]:
+        """The non-default parameters of this query (with changes), for building links."""
+        values = {
+            "q": self.q,
+            "lang": self.language,
+            "tag": self.tag,
+            "online": "1" if self.online else "",
+            "sort": "" if self.sort == "active" else self.sort,
+            "nsfw": "1" if self.nsfw else "",
+            "page": "" if self.page == 1 else str(self.page),
+        }
+        values.update({key: str(value) for key, value in changes.items()})
+        return {key: value for key, value in values.items() if value}
+
+
+def safe_rating_q() -> Q:
+    """Rooms rated safe, or unrated with no NSFW signal from sources or hashtags."""
+    return Q(age_rating=AgeRating.SFW) | Q(
+        age_rating=AgeRating.UNRATED, suggested_age_rating=AgeRating.UNRATED
+    )
+
+
+def is_adult(room: Room) -> bool:
+    return room.age_rating == AgeRating.NSFW or (
+        room.age_rating == AgeRating.UNRATED and room.suggested_age_rating == AgeRating.NSFW
+    )
+
+
+def is_offline(room: Room) -> bool:
+    """The last poll failed or the server stopped listing the room (never polled is not offline)."""
+    status = room.server.last_poll_status
+    failed = status not in (Server.PollStatus.OK, Server.PollStatus.NEVER)
+    return failed or not room.listed_by_server
+
+
+def _search_q(text: str) -> Q:
+    """Every word must match the name, description, a tag or a server address."""
+    condition = Q()
+    for word in text.split()[:8]:
+        tagged = RoomTag.objects.filter(
+            Q(tag__label__icontains=word) | Q(tag__slug__icontains=word)
+        ).values("room_id")
+        condition &= (
+            Q(name__icontains=word)
+            | Q(description__icontains=word)
+            | Q(token__icontains=word)
+            | Q(pk__in=tagged)
+            | Q(server__addresses__host__icontains=word)
+            | Q(server__name__icontains=word)
+        )
+    return condition
+
+
+def messages_since(since) -> Subquery:
+    """Messages posted since ``since``: the growth of the room's message sequence."""
+    growth = (
+        RoomActivity.objects.filter(room=OuterRef("pk"), at__gte=since)
+        .values("room")
+        .annotate(growth=Max("message_sequence") - Min("message_sequence"))
+        .values("growth")
+    )
+    return Subquery(growth)
+
+
+def filter_rooms(query: RoomQuery) -> QuerySet[Room]:
+    rooms = Room.objects.public()
+    if not query.nsfw:
+        rooms = rooms.filter(safe_rating_q())
+    if query.language:
+        rooms = rooms.filter(language=query.language)
+    if query.tag:
+        rooms = rooms.filter(pk__in=RoomTag.objects.filter(tag__slug=query.tag).values("room_id"))
+    if query.online:
+        rooms = rooms.online()
+    if query.q:
+        rooms = rooms.filter(pk__in=Room.objects.filter(_search_q(query.q)).values("pk"))
+    return _sorted(rooms, query.sort)
+
+
+def _sorted(rooms: QuerySet[Room], sort: str) -> QuerySet[Room]:
+    if sort == "name":
+        return rooms.order_by("name", "token")
+    if sort == "newest":
+        return rooms.order_by("-included_at", "name")
+    if sort == "messages":
+        since = timezone.now() - timedelta(days=7)
+        rooms = rooms.annotate(recent_messages=messages_since(since))
+        return rooms.order_by(F("recent_messages").desc(nulls_last=True), "name")
+    return rooms.order_by(
+        "-pinned", F("active_users_weekly").desc(nulls_last=True), "name", "token"
+    )
+
+
+def with_display_data(rooms: QuerySet[Room]) -> QuerySet[Room]:
+    return rooms.select_related("server", "server__preferred_address").prefetch_related("tags")
+
+
+# -- activity series ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    active_users: int | None
+    messages: int | None
+
+
+def _days(today: date, count: int) -> list[date]:
+    return [today - timedelta(days=offset) for offset in range(count - 1, -1, -1)]
+
+
+def daily_series(rows: list[dict], today: date, count: int = HISTORY_DAYS) -> list[Day]:
+    """One Day per calendar day, oldest first; messages are day-over-day sequence growth."""
+    by_day = {row["day"]: row for row in rows}
+    series: list[Day] = []
+    previous_seq = None
+    for day in _days(today, count + 1):
+        row = by_day.get(day)
+        seq = row["seq"] if row else None
+        messages = None
+        if seq is not None and previous_seq is not None:
+            messages = max(0, seq - previous_seq)
+        if day != today - timedelta(days=count):
+            series.append(Day(day, row["users"] if row else None, messages))
+        previous_seq = seq if seq is not None else previous_seq
+    return series
+
+
+def _activity_rows(room_ids: list[int], since) -> QuerySet:
+    return (
+        RoomActivity.objects.filter(room_id__in=room_ids, at__gte=since)
+        .annotate(day=TruncDate("at"))
+        .values("room_id", "day")
+        .annotate(users=Max("active_users"), seq=Max("message_sequence"))
+        .order_by()
+    )
+
+
+def room_history(room: Room, count: int = HISTORY_DAYS) -> list[Day]:
+    today = timezone.now().date()
+    since = timezone.now() - timedelta(days=count + 1)
+    return daily_series(list(_activity_rows([room.pk], since)), today, count)
+
+
+def user_trends(room_ids: list[int], count: int = HISTORY_DAYS) -> dict[int, list[int | None]]:
+    """Daily active users of many rooms at once (one query), for the sparklines."""
+    today = timezone.now().date()
+    since = timezone.now() - timedelta(days=count)
+    grouped: dict[int, list[dict]] = {}
+    for row in _activity_rows(room_ids, since):
+        grouped.setdefault(row["room_id"], []).append(row)
+    return {
+        room_id: [day.active_users for day in daily_series(rows, today, count)]
+        for room_id, rows in grouped.items()
+    }
+
+
+def server_days_up(server: Server, count: int = HISTORY_DAYS) -> list[tuple[date, bool]]:
+    """For each of the last ``count`` days: was any room of the server polled successfully?"""
+    today = timezone.now().date()
+    since = timezone.now() - timedelta(days=count)
+    seen = set(
+        RoomActivity.objects.filter(room__server=server, at__gte=since)
+        .annotate(day=TruncDate("at"))
+        .values_list("day", flat=True)
+        .distinct()
+    )
+    return [(day, day in seen) for day in _days(today, count)]
+
+
+def uptime_percent(days: list[tuple[date, bool]], first_seen) -> int | None:
+    """Share of the days since the server was first seen (within the window) it answered."""
+    known = [up for day, up in days if day >= first_seen.date()]
+    if not known or not any(up for _, up in days):
+        return None
+    return round(100 * sum(known) / len(known))
+
+
+def data_fingerprint() -> str:
+    """Changes whenever a crawl or a moderator changes what the public pages show."""
+    from simple_history.utils import get_history_model_for_model
+
+    parts = [
+        Room.objects.aggregate(a=Max("last_seen"), b=Max("first_seen"), n=Max("pk")),
+        Server.objects.aggregate(a=Max("last_poll_at"), n=Max("pk")),
+        RoomActivity.objects.aggregate(n=Max("pk")),
+    ]
+    for model in (Room, Server, RoomTag):
+        history = get_history_model_for_model(model)
+        parts.append(history.objects.aggregate(n=Max("history_id")))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]

@@ -1,0 +1,39 @@
+"""The Atom feed of newly listed communities (safe-rated ones: a feed has no age toggle)."""
+
+from __future__ import annotations
+
+from django.contrib.syndication.views import Feed
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+
+from directory.browse import safe_rating_q
+from directory.lib.roomtext import clean_text
+from directory.models import Room
+
+FEED_SIZE = 50
+
+
+class NewCommunitiesFeed(Feed):
+    feed_type = Atom1Feed
+    title = "New Session Communities"
+    subtitle = "Communities newly listed in the directory."
+
+    def link(self) -> str:
+        return reverse("home") + "?sort=newest"
+
+    def items(self):
+        rooms = Room.objects.public().filter(safe_rating_q()).select_related("server")
+        return rooms.order_by("-included_at")[:FEED_SIZE]
+
+    def item_title(self, room: Room) -> str:
+        return clean_text(room.name, 200) or room.token
+
+    def item_description(self, room: Room) -> str:
+        # The feed generator escapes this; remote text stays text.
+        return clean_text(room.description, 500, multiline=True)
+
+    def item_pubdate(self, room: Room):
+        return room.included_at
+
+    def item_updateddate(self, room: Room):
+        return room.included_at

@@ -1,0 +1,113 @@
+"""Forms of the public site: submitting a community and reporting one."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django import forms
+
+from directory.lib.joinlinks import InvalidJoinLink, JoinLink, parse_join_link
+from directory.lib.languages import normalise_language
+from directory.lib.roomtext import clean_text, normalise_tag
+from directory.models import Report
+
+MAX_TAGS = 8
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4_is_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """IPv6 forms that carry an IPv4 address (mapped, 6to4, NAT64) are judged by that address."""
+    if address.version == 4:
+        return True
+    embedded = address.ipv4_mapped or address.sixtofour
+    if embedded is None and address in NAT64:
+        embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return embedded is None or embedded.is_global
+
+
+def refuse_inward_host(host: str) -> None:
+    """Refuse hosts that name this machine or a private network (SSRF, anchors.md 12.1).
+
+    Only literals and local names are decided here; a DNS name that resolves inward is refused
+    at connect time by the crawler's guarded client.
+    """
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith((".localhost", ".local", ".internal")):
+        raise forms.ValidationError("Links to this machine or a local network are not accepted.")
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return
+    if not address.is_global or not _embedded_ipv4_is_global(address):
+        raise forms.ValidationError(
+            f"{host} is a private, loopback or reserved address; a listed community must be "
+            "reachable from the internet."
+        )
+
+
+class SubmissionForm(forms.Form):
+    join_url = forms.CharField(
+        label="Join link",
+        max_length=1000,
+        help_text="e.g. https://example.org/room?public_key=… (64 hex digits)",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    tags = forms.CharField(
+        label="Tags (optional)",
+        max_length=300,
+        required=False,
+        help_text="Separated by commas or spaces, e.g. music, chat",
+    )
+    language = forms.CharField(
+        label="Language (optional)",
+        max_length=12,
+        required=False,
+        help_text="An ISO 639 code such as en, de, zh; mul for many",
+    )
+    note = forms.CharField(
+        label="Note for the moderators (optional)",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_join_url(self) -> str:
+        try:
+            link = parse_join_link(self.cleaned_data["join_url"])
+        except InvalidJoinLink as error:
+            raise forms.ValidationError(f"This is not a valid join link: {error}.") from None
+        refuse_inward_host(link.host)
+        self.link: JoinLink = link
+        return link.url
+
+    def clean_tags(self) -> str:
+        raw = self.cleaned_data["tags"].replace(",", " ").split()
+        tags = [tag for tag in (normalise_tag(word) for word in raw) if tag]
+        return " ".join(dict.fromkeys(tags[:MAX_TAGS]))
+
+    def clean_language(self) -> str:
+        code = self.cleaned_data["language"].strip()
+        if not code:
+            return ""
+        language = normalise_language(code)
+        if not language:
+            raise forms.ValidationError(f"{code!r} is not a language code we know (e.g. en, de).")
+        return language
+
+    def clean_note(self) -> str:
+        return clean_text(self.cleaned_data["note"], 2000, multiline=True)
+
+
+class ReportForm(forms.Form):
+    kind = forms.ChoiceField(label="What is wrong?", choices=Report.Kind.choices)
+    message = forms.CharField(
+        label="Details (optional)",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_message(self) -> str:
+        return clean_text(self.cleaned_data["message"], 2000, multiline=True)

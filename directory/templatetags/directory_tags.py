@@ -1,0 +1,195 @@
+"""Template helpers of the public site: links that keep a query, QR codes, charts, JSON-LD.
+
+Every SVG here is built from numbers and our own labels only; remote text never reaches markup
+except through Django's escaping (format_html).
+"""
+
+from __future__ import annotations
+
+import json
+
+import segno
+from django import template
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
+
+from directory.browse import Day, RoomQuery
+from directory.lib.roomtext import clean_text
+
+register = template.Library()
+
+# The escapes of Django's json_script, so "</script>" in remote text cannot end the block.
+_JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+@register.simple_tag
+def optional_url(name: str) -> str:
+    """The URL of a route another app may not provide yet; '' when it does not resolve."""
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return ""
+
+
+@register.simple_tag
+def query_url(query: RoomQuery, **changes) -> str:
+    """A link to the home page with this query, some parameters changed (page reset)."""
+    changes.setdefault("page", "")
+    params = query.params(**changes)
+    return reverse("home") + (f"?{urlencode(params)}" if params else "")
+
+
+def qr_svg(data: str, title: str = "QR code") -> SafeString:
+    """A QR code as SVG markup, generated here (never fetched from the room's server)."""
+    code = segno.make(data, error="m")
+    svg = code.svg_inline(
+        scale=4, border=2, omitsize=True, dark="#000", light="#fff", title=title, svgclass="qr"
+    )
+    return mark_safe(svg.replace("<svg ", '<svg role="img" ', 1))  # noqa: S308  (no remote text)
+
+
+@register.simple_tag
+def room_qr(room, title: str = "") -> SafeString:
+    return qr_svg(room.join_url, title or "QR code of the join link")
+
+
+def _points(values: list[int | None], width: float, height: float, top: float) -> list[tuple]:
+    step = width / max(1, len(values) - 1)
+    scale = height / max(1, top)
+    return [
+        (round(i * step, 1), round(height - value * scale, 1))
+        for i, value in enumerate(values)
+        if value is not None
+    ]
+
+
+@register.simple_tag
+def sparkline(values: list[int | None] | None) -> SafeString:
+    """A 30-day trend of active users, or a short note when there is no history yet."""
+    known = [value for value in values or [] if value is not None]
+    if len(known) < 2:
+        return format_html(
+            '<span class="spark-empty" title="{}">no trend yet</span>', "No activity history yet"
+        )
+    points = _points(list(values), 60, 16, max(known))
+    path = " ".join(f"{x},{y + 1}" for x, y in points)
+    return format_html(
+        '<svg class="spark" viewBox="0 0 60 18" role="img" aria-label="{}">'
+        '<polyline points="{}"/></svg>',
+        f"Active users over 30 days: from {known[0]} to {known[-1]}",
+        path,
+    )
+
+
+def _axis_label(day) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def _chart(title: str, values: list[int | None], days: list, kind: str) -> SafeString:
+    width, height, left, bottom = 600, 150, 40, 20
+    plot_w, plot_h = width - left - 10, height - bottom - 10
+    top = max([value for value in values if value is not None] or [0]) or 1
+    step = plot_w / max(1, len(values))
+    shapes: list[SafeString] = []
+    if kind == "bars":
+        for i, value in enumerate(values):
+            if value:
+                bar_h = value / top * plot_h
+                shapes.append(
+                    format_html(
+                        '<rect x="{}" y="{}" width="{}" height="{}"/>',
+                        round(left + i * step + 1, 1),
+                        round(10 + plot_h - bar_h, 1),
+                        round(max(1, step - 2), 1),
+                        round(bar_h, 1),
+                    )
+                )
+    else:
+        points = [
+            (round(left + i * step + step / 2, 1), round(10 + plot_h - value / top * plot_h, 1))
+            for i, value in enumerate(values)
+            if value is not None
+        ]
+        shapes.append(
+            format_html('<polyline points="{}"/>', " ".join(f"{x},{y}" for x, y in points))
+        )
+        shapes.extend(format_html('<circle cx="{}" cy="{}" r="2.5"/>', x, y) for x, y in points)
+    labels = format_html(
+        '<text x="{}" y="{}" class="axis">{}</text>'
+        '<text x="{}" y="{}" class="axis end">{}</text>'
+        '<text x="{}" y="18" class="axis end">{}</text>'
+        '<text x="{}" y="{}" class="axis end">0</text>',
+        left,
+        height - 4,
+        _axis_label(days[0]),
+        width - 10,
+        height - 4,
+        _axis_label(days[-1]),
+        left - 4,
+        top,
+        left - 4,
+        10 + plot_h,
+    )
+    return format_html(
+        '<svg class="chart chart-{}" viewBox="0 0 {} {}" role="img" aria-label="{}">'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="baseline"/>{}{}</svg>',
+        kind,
+        width,
+        height,
+        f"{title}, last {len(values)} days, highest {top}",
+        left,
+        10 + plot_h,
+        width - 10,
+        10 + plot_h,
+        format_html_join("", "{}", ((shape,) for shape in shapes)),
+        labels,
+    )
+
+
+@register.simple_tag
+def activity_charts(series: list[Day]) -> SafeString:
+    """Active users (line) and messages per day (bars), server-side SVG."""
+    days = [day.day for day in series]
+    users = _chart("Active users", [day.active_users for day in series], days, "line")
+    messages = _chart("Messages per day", [day.messages for day in series], days, "bars")
+    return format_html(
+        "<figure><figcaption>Active users</figcaption>{}</figure>"
+        "<figure><figcaption>Messages per day</figcaption>{}</figure>",
+        users,
+        messages,
+    )
+
+
+@register.simple_tag
+def uptime_strip(days: list) -> SafeString:
+    cells = format_html_join(
+        "",
+        '<span class="{}" title="{}: {}"></span>',
+        (
+            ("up" if up else "down", day.isoformat(), "answered" if up else "no answer")
+            for day, up in days
+        ),
+    )
+    return format_html(
+        '<div class="uptime" role="img" aria-label="{}">{}</div>',
+        f"Answered on {sum(up for _, up in days)} of {len(days)} days",
+        cells,
+    )
+
+
+@register.simple_tag
+def json_ld(data: dict) -> SafeString:
+    """A JSON-LD block, escaped like json_script so remote text cannot close the element."""
+    text = json.dumps(data, ensure_ascii=False).translate(_JSON_ESCAPES)
+    return format_html('<script type="application/ld+json">{}</script>', mark_safe(text))  # noqa: S308
+
+
+@register.filter
+def visible_text(value: object) -> str:
+    """Remote text without bidi overrides, control or invisible characters (anchors.md 12.3).
+
+    Crawls already clean what they store; this guards pages against older or imported rows.
+    """
+    return clean_text(value, 100_000, multiline=True) if value else ""

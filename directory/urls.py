@@ -1,0 +1,37 @@
+"""URL map: the public site, the moderators' admin and the listing-provider API."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
+from django.urls import include, path
+from django.views.decorators.cache import cache_page
+from django.views.generic import TemplateView
+
+from directory import views
+from directory.feeds import NewCommunitiesFeed
+from directory.sitemaps import SITEMAPS
+
+ROOM = "community/<str:pubkey>/<str:token>/"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(ROOM, views.room_detail, name="room_detail"),
+    path(f"{ROOM}icon", views.room_icon, name="room_icon"),
+    path(f"{ROOM}qr.svg", views.room_qr, name="room_qr"),
+    path(f"{ROOM}report", views.room_report, name="room_report"),
+    path("server/<str:pubkey>/", views.server_detail, name="server_detail"),
+    path("submit/", views.submit, name="submit"),
+    path("submit/status/<str:code>/", views.submission_status, name="submission_status"),
+    path("join/", TemplateView.as_view(template_name="directory/join.html"), name="join_help"),
+    path("about/", TemplateView.as_view(template_name="directory/about.html"), name="about"),
+    path("feed/new.atom", NewCommunitiesFeed(), name="feed_new"),
+    path(
+        "sitemap.xml",
+        cache_page(3600)(sitemap),
+        {"sitemaps": SITEMAPS},
+        name="django.contrib.sitemaps.views.sitemap",
+    ),
+    path("robots.txt", views.robots_txt, name="robots_txt"),
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("", include("listings_api.urls")),
+]

@@ -1,0 +1,337 @@
+"""HTML pages for visitors: browse and search, room and server pages, submissions and reports.
+
+Every page works without JavaScript; the home page's room list is cached per query until a crawl
+or a moderator changes the data (directory.browse.data_fingerprint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import segno
+from celery import current_app
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Max
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_http_methods, require_safe
+
+from directory import browse
+from directory.forms import ReportForm, SubmissionForm
+from directory.lib.languages import language_flag
+from directory.lib.roomtext import clean_text
+from directory.models import Report, Room, Server, Submission, Tag
+
+log = logging.getLogger(__name__)
+STATUS_SALT = "directory.submission-status"
+
+
+# -- home ------------------------------------------------------------------------------------------
+
+
+def _filter_choices() -> dict:
+    """Languages and tags that public rooms have, for the filter menus (cached with the list)."""
+    public = Room.objects.public()
+    languages = (
+        public.exclude(language="")
+        .values("language")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "language")
+    )
+    tags = (
+        Tag.objects.filter(room_tags__room__in=public)
+        .annotate(n=Count("room_tags__room", distinct=True))
+        .order_by("-n", "label")[:60]
+    )
+    return {
+        "languages": [
+            (row["language"], language_flag(row["language"]), row["n"]) for row in languages
+        ],
+        "tags": [(tag.slug, tag.label, tag.n) for tag in tags],
+    }
+
+
+def _results_context(query: browse.RoomQuery) -> dict:
+    rooms = browse.filter_rooms(query)
+    page = Paginator(rooms, settings.WEB_ROOMS_PER_PAGE).get_page(query.page)
+    shown = list(browse.with_display_data(Room.objects.filter(pk__in=[r.pk for r in page])))
+    order = {room.pk: index for index, room in enumerate(page)}
+    shown.sort(key=lambda room: order[room.pk])
+    trends = browse.user_trends([room.pk for room in shown])
+    for room in shown:
+        room.trend = trends.get(room.pk)
+        room.adult = browse.is_adult(room)
+        room.offline = browse.is_offline(room)
+    return {
+        "query": query,
+        "page": page,
+        "rooms": shown,
+        "total": page.paginator.count,
+        "all_count": Room.objects.public().count(),
+        "refreshed_at": Room.objects.public().aggregate(at=Max("last_seen"))["at"],
+    }
+
+
+def _cached_results(query: browse.RoomQuery) -> dict:
+    """The rendered list and filter menus, cached until the data changes."""
+    key = f"web:home:{browse.data_fingerprint()}:{query.cache_key()}"
+    cached = cache.get(key)
+    if cached is None:
+        results = render_to_string("directory/_results.html", _results_context(query))
+        cached = {"results": results, **_filter_choices()}
+        cache.set(key, cached, settings.WEB_HOME_CACHE_SECONDS)
+    return cached
+
+
+def _site_json_ld(request: HttpRequest) -> dict:
+    home_url = request.build_absolute_uri(reverse("home"))
+    return {
+        "@context": "https://schema.org",
+        "@type": "WebSite",
+        "name": "Session Communities",
+        "url": home_url,
+        "isAccessibleForFree": True,
+        "potentialAction": {
+            "@type": "SearchAction",
+            "target": f"{home_url}?q={{search_term_string}}",
+            "query-input": "required name=search_term_string",
+        },
+    }
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    query = browse.RoomQuery.from_params(request.GET)
+    cached = _cached_results(query)
+    # Our own template output, escaped when it was rendered; only the cache stored it as text.
+    results = mark_safe(cached["results"])  # noqa: S308
+    if request.headers.get("X-Requested-With") == "fetch":
+        response = HttpResponse(results)
+    else:
+        context = {
+            **cached,
+            "results": results,
+            "query": query,
+            "sorts": browse.SORTS,
+            "json_ld": _site_json_ld(request),
+        }
+        response = render(request, "directory/home.html", context)
+    patch_vary_headers(response, ["X-Requested-With"])
+    return response
+
+
+# -- rooms -------------------------------------------------------------------------------------
+
+
+def _public_room(pubkey: str, token: str) -> Room:
+    rooms = Room.objects.public().select_related("server", "server__preferred_address")
+    return get_object_or_404(rooms, server__pubkey=pubkey.lower(), token_key=token.lower())
+
+
+def _room_json_ld(request: HttpRequest, room: Room) -> dict:
+    name = clean_text(room.name, 200) or room.token
+    return {
+        "@context": "https://schema.org",
+        "@type": "WebPage",
+        "name": name,
+        "description": clean_text(room.description, 300),
+        "url": request.build_absolute_uri(room.get_absolute_url()),
+        "mainEntity": {
+            "@type": "EntryPoint",
+            "name": name,
+            "url": room.join_url,
+            "inLanguage": room.language or None,
+            "keywords": [clean_text(tag.label, 64) for tag in room.tags.all()],
+        },
+    }
+
+
+@require_safe
+def room_detail(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
+    room = _public_room(pubkey, token)
+    days = browse.server_days_up(room.server)
+    context = {
+        "room": room,
+        "adult": browse.is_adult(room),
+        "offline": browse.is_offline(room),
+        "history": browse.room_history(room),
+        "server_uptime": browse.uptime_percent(days, room.server.first_seen),
+        "report_form": ReportForm(),
+        "json_ld": _room_json_ld(request, room),
+        "reported": request.GET.get("reported") == "1",
+    }
+    context["has_history"] = any(day.active_users is not None for day in context["history"])
+    return render(request, "directory/room.html", context)
+
+
+@require_safe
+def room_icon(request: HttpRequest, pubkey: str, token: str) -> FileResponse:
+    """Our own stored copy of a room's icon (never a hot link to the room's server)."""
+    room = _public_room(pubkey, token)
+    if not room.icon:
+        raise Http404("This room has no icon.")
+    response = FileResponse(room.icon.open("rb"))
+    response["Cache-Control"] = "public, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_safe
+def room_qr(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
+    """The join link as a QR code, generated here as SVG (the home page links it lazily)."""
+    room = _public_room(pubkey, token)
+    svg = segno.make(room.join_url, error="m").svg_inline(scale=4, border=2, omitsize=True)
+    body = svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+    response = HttpResponse(body, content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def _client_key(request: HttpRequest) -> str:
+    """A hash of the client's address: enough to count requests, not kept beyond an hour."""
+    address = request.META.get("REMOTE_ADDR", "")
+    if settings.WEB_NUM_PROXIES:
+        forwarded = [
+            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        ]
+        if len(forwarded) >= settings.WEB_NUM_PROXIES:
+            address = forwarded[-settings.WEB_NUM_PROXIES]
+    return hashlib.sha256(f"{settings.SECRET_KEY}:{address}".encode()).hexdigest()[:24]
+
+
+def rate_limited(request: HttpRequest, scope: str, per_hour: int) -> bool:
+    """Count one request of this client in ``scope``; True when it is over the hourly limit."""
+    key = f"web:rate:{scope}:{_client_key(request)}:{timezone.now():%Y%m%d%H}"
+    cache.add(key, 0, 3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, 3600)
+        count = 1
+    return count > per_hour
+
+
+@require_http_methods(["POST"])
+def room_report(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
+    room = _public_room(pubkey, token)
+    form = ReportForm(request.POST)
+    if rate_limited(request, "report", settings.WEB_REPORTS_PER_HOUR):
+        return render(request, "directory/limited.html", status=429)
+    if not form.is_valid():
+        return render(request, "directory/report.html", {"room": room, "form": form}, status=400)
+    Report.objects.create(room=room, **form.cleaned_data)
+    return redirect(room.get_absolute_url() + "?reported=1#report")
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+@require_safe
+def server_detail(request: HttpRequest, pubkey: str) -> HttpResponse:
+    servers = Server.objects.visible().select_related("preferred_address")
+    server = get_object_or_404(servers, pubkey=pubkey.lower())
+    rooms = browse.with_display_data(Room.objects.public().filter(server=server))
+    rooms = rooms.filter(browse.safe_rating_q()) if request.GET.get("nsfw") != "1" else rooms
+    days = browse.server_days_up(server)
+    context = {
+        "server": server,
+        "addresses": server.addresses.all(),
+        "rooms": rooms.order_by("-pinned", "name"),
+        "days": days,
+        "uptime": browse.uptime_percent(days, server.first_seen),
+        "hidden_adult": Room.objects.public()
+        .filter(server=server)
+        .exclude(browse.safe_rating_q())
+        .count(),
+    }
+    return render(request, "directory/server.html", context)
+
+
+# -- submissions -------------------------------------------------------------------------------
+
+
+def _enqueue_check(pk: int) -> None:
+    try:
+        current_app.send_task("crawler.check_submission", args=[pk])
+    except Exception:  # the broker is down: the submission waits; moderators see it anyway
+        log.exception("could not queue the check of submission %s", pk)
+
+
+def submission_status_url(submission: Submission) -> str:
+    code = signing.dumps(submission.pk, salt=STATUS_SALT)
+    return reverse("submission_status", kwargs={"code": code})
+
+
+def _already_listed(form: SubmissionForm) -> Room | None:
+    link = form.link
+    return (
+        Room.objects.public()
+        .filter(server__pubkey=link.pubkey, token_key=link.token_key)
+        .select_related("server")
+        .first()
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def submit(request: HttpRequest) -> HttpResponse:
+    form = SubmissionForm(request.POST or None)
+    if request.method == "POST":
+        if rate_limited(request, "submit", settings.WEB_SUBMISSIONS_PER_HOUR):
+            return render(request, "directory/limited.html", status=429)
+        if form.is_valid():
+            listed = _already_listed(form)
+            if listed is not None:
+                return render(request, "directory/submit.html", {"form": form, "listed": listed})
+            submission = _create_submission(form)
+            return redirect(submission_status_url(submission))
+    return render(request, "directory/submit.html", {"form": form})
+
+
+def _create_submission(form: SubmissionForm) -> Submission:
+    link = form.link
+    with transaction.atomic():
+        submission = Submission.objects.create(
+            join_url=link.url,
+            server_url=link.base_url,
+            pubkey=link.pubkey,
+            token=link.token,
+            suggested_tags=form.cleaned_data["tags"],
+            suggested_language=form.cleaned_data["language"],
+            note=form.cleaned_data["note"],
+        )
+        transaction.on_commit(lambda: _enqueue_check(submission.pk))
+    return submission
+
+
+@require_safe
+def submission_status(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        pk = signing.loads(code, salt=STATUS_SALT)
+    except signing.BadSignature:
+        raise Http404("No such submission.") from None
+    submission = get_object_or_404(Submission.objects.select_related("room__server"), pk=pk)
+    listed = submission.room if submission.room and not submission.room.hidden else None
+    return render(
+        request, "directory/submission.html", {"submission": submission, "listed": listed}
+    )
+
+
+# -- static pages, feeds -----------------------------------------------------------------------
+
+
+@require_safe
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    sitemap = request.build_absolute_uri("/sitemap.xml")
+    lines = ["User-agent: *", f"Disallow: /{settings.ADMIN_URL}", "Disallow: /submit/", ""]
+    lines.append(f"Sitemap: {sitemap}")
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")

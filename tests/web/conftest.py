@@ -1,0 +1,53 @@
+"""Fixtures of the website tests: a private cache per test, no broker, rooms with history."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import timedelta
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; the live server's database use is safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(settings):
+    """A fresh in-memory cache, so cached pages and rate limits never leak between tests."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"web-{uuid.uuid4()}",
+        }
+    }
+
+
+@pytest.fixture(autouse=True)
+def sent_tasks(monkeypatch):
+    """Tasks the site queues, recorded instead of sent to a broker."""
+    from celery import current_app
+
+    sent: list[tuple[str, list]] = []
+    monkeypatch.setattr(
+        current_app, "send_task", lambda name, args=(), **kw: sent.append((name, list(args)))
+    )
+    return sent
+
+
+def add_history(room, days: int = 30, users: int = 10, per_day: int = 40) -> None:
+    """One poll a day for ``days`` days, users growing by one, ``per_day`` messages a day."""
+    from django.utils import timezone
+
+    from directory.models import RoomActivity
+
+    now = timezone.now()
+    RoomActivity.objects.bulk_create(
+        RoomActivity(
+            room=room,
+            at=now - timedelta(days=days - 1 - day, minutes=5),
+            active_users=users + day,
+            message_sequence=1000 + per_day * day,
+        )
+        for day in range(days)
+    )
