@@ -7,14 +7,18 @@ in the audit history (django-simple-history) with who made it and when.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from directory import curation
+from directory import crawl_report, curation
 from directory.models import (
     AgeRating,
     CrawlRun,
@@ -28,6 +32,9 @@ from directory.models import (
     Submission,
     Tag,
 )
+
+# When "poll now" or "fetch now" cannot reach the broker (Redis down).
+QUEUE_DOWN = "The task queue (Redis) is not reachable; try again once it is back."
 
 admin.site.site_header = "Session Communities directory"
 admin.site.site_title = "Directory admin"
@@ -282,8 +289,12 @@ class ServerAdmin(SimpleHistoryAdmin):
         from celery import current_app
 
         pks = list(queryset.values_list("pk", flat=True))
-        for pk in pks:
-            current_app.send_task("crawler.poll_server", args=[pk])
+        try:
+            for pk in pks:
+                current_app.send_task("crawler.poll_server", args=[pk])
+        except Exception as error:  # the broker is down (a bounded wait): say so, never a 500
+            self.message_user(request, f"{QUEUE_DOWN} ({type(error).__name__})", messages.ERROR)
+            return
         self.message_user(request, f"Queued a poll of {len(pks)} servers.")
 
 
@@ -338,30 +349,64 @@ class SourceAdmin(SimpleHistoryAdmin):
         from celery import current_app
 
         pks = list(queryset.values_list("pk", flat=True))
-        current_app.send_task("crawler.fetch_sources", args=[pks])
+        try:
+            current_app.send_task("crawler.fetch_sources", args=[pks])
+        except Exception as error:  # the broker is down (a bounded wait): say so, never a 500
+            self.message_user(request, f"{QUEUE_DOWN} ({type(error).__name__})", messages.ERROR)
+            return
         self.message_user(request, f"Queued a fetch of {len(pks)} sources.")
 
 
 @admin.register(CrawlRun)
 class CrawlRunAdmin(admin.ModelAdmin):
+    change_list_template = "admin/directory/crawlrun/change_list.html"
     list_display = [
         "started_at",
         "status",
+        "duration",
         "links_found",
         "servers_polled",
         "servers_ok",
         "servers_failed",
+        "rooms_found",
         "rooms_new",
         "rooms_updated",
         "rooms_gone",
     ]
     list_filter = ["status"]
+    exclude = ["server_states"]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="duration")
+    def duration(self, run: CrawlRun) -> str:
+        if run.finished_at is None:
+            return "-"
+        return f"{(run.finished_at - run.started_at).total_seconds():.1f} s"
+
+    def get_urls(self):
+        report = self.admin_site.admin_view(self.report_view)
+        return [path("report/", report, name="directory_crawlrun_report"), *super().get_urls()]
+
+    def report_view(self, request: HttpRequest) -> TemplateResponse:
+        """Last runs, failing servers and why, key-proof changes and sudden drops."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Crawl report",
+            "opts": self.model._meta,
+            "report": crawl_report.build_report(),
+            "settings": {
+                "stale_minutes": settings.CRAWL_REPORT_STALE_MINUTES,
+                "drop_percent": settings.CRAWL_REPORT_DROP_PERCENT,
+            },
+        }
+        return TemplateResponse(request, "admin/directory/crawlrun/report.html", context)
 
 
 class SubmissionActionForm(ActionForm):

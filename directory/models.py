@@ -497,7 +497,11 @@ class CrawlRun(models.Model):
     rooms_new = models.PositiveIntegerField(default=0)
     rooms_updated = models.PositiveIntegerField(default=0)
     rooms_gone = models.PositiveIntegerField(default=0)
+    rooms_found = models.PositiveIntegerField(default=0, help_text="Rooms seen by this crawl.")
     errors = models.JSONField(default=list, blank=True)
+    # {pubkey: {"status", "key", "rooms"}} as this crawl left each server: the crawl report
+    # compares the last two to find servers that went down, key changes and drops in rooms.
+    server_states = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
