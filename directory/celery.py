@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import os
+from logging.config import dictConfig
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "directory.settings")
 
 app = Celery("directory")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def use_django_logging(**kwargs: object) -> None:
+    """Worker and beat log through Django's LOGGING (LOG_FORMAT, LOG_LEVEL), as web does.
+
+    With a receiver on this signal Celery installs no handlers of its own, so there is one line
+    per event in one format; `--loglevel` is then ignored in favour of LOG_LEVEL.
+    """
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 
 @app.on_after_configure.connect

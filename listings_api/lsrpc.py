@@ -38,6 +38,7 @@ from directory.lib.onion import (
     parse_v4_request,
     v4_response_parts,
 )
+from directory.metrics import ONION_REQUESTS
 from listings_api.api_urls import json_urlpatterns
 from listings_api.caching import encode_json
 from listings_api.keys import provider_privkey
@@ -82,20 +83,25 @@ def _plain(status: int, text: str) -> HttpResponse:
 def onion_request(request: HttpRequest) -> HttpResponseBase:
     throttled = _throttled(request)
     if throttled is not None:
+        ONION_REQUESTS.labels("throttled").inc()
         return throttled
     body = _read_capped(request, settings.LP_ONION_MAX_BYTES)
     if body is None:
+        ONION_REQUESTS.labels("too_large").inc()
         return _plain(413, "Onion request body is too large.")
     try:
         opened = open_request(body, provider_privkey(), max_size=settings.LP_ONION_MAX_BYTES)
     except EnvelopeTooLarge:
+        ONION_REQUESTS.labels("too_large").inc()
         return _plain(413, "Onion request body is too large.")
     except OnionError as exc:
+        ONION_REQUESTS.labels("bad_envelope").inc()
         return _plain(400, f"Invalid onion request: {type(exc).__name__}.")
     chunks = opened.encrypt_reply_chunks(handle_payload(request, opened.payload))
     # Streamed as the chunks it was encrypted in: a reply of megabytes is never copied again.
     response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
     response["Content-Length"] = str(sum(len(chunk) for chunk in chunks))
+    ONION_REQUESTS.labels("ok").inc()
     return response
 
 
