@@ -10,6 +10,7 @@ every address that claims its key has been polled, so storing overlaps with poll
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -73,6 +74,7 @@ def poll_host(
     """Poll one host's addresses in turn, then fetch the icons whose image_id changed."""
     polls = []
     for target in targets:
+        started = time.monotonic()
         try:
             poll = poll_address(
                 client, config, target.address, target.claimed, target.tokens.values(), privkey
@@ -80,9 +82,11 @@ def poll_host(
             if poll.ok and poll.api_kind == "modern":
                 _fetch_changed_icons(client, config, poll, target)
         except Exception as error:  # a bug meeting hostile data must not end the whole crawl
-            log.exception("polling %s failed", format_base_url(*target.address))
+            base_url = format_base_url(*target.address)
+            log.exception("polling %s failed", base_url, extra={"server": base_url})
             poll = AddressPoll(target.address, frozenset(target.claimed))
             poll.error = PollError(f"internal error: {type(error).__name__}")
+        poll.seconds = time.monotonic() - started
         polls.append(poll)
     return polls
 

@@ -48,12 +48,21 @@ class CrawledRoom:
 def validate_room(data: object) -> dict | None:
     """The room object validated and cleaned (text clamped, control characters removed), or
     None when it is not a usable room (no valid token, wrong types)."""
+    return check_room(data)[0]
+
+
+def check_room(data: object) -> tuple[dict | None, str]:
+    """`validate_room`, with why a room was refused ("" when it was not), for the log."""
     if not isinstance(data, dict):
-        return None
+        return None, f"not a room object ({type(data).__name__})"
     # bunsogs sends nulls where pysogs omits keys; both mean "absent".
     data = {key: value for key, value in data.items() if value is not None}
     serializer = RoomSerializer(data=data)
-    return serializer.validated_data if serializer.is_valid() else None
+    if serializer.is_valid():
+        return serializer.validated_data, ""
+    name, problems = next(iter(serializer.errors.items()))
+    problem = problems[0] if isinstance(problems, list) and problems else problems
+    return None, f"{name}: {problem}"[:200]
 
 
 def crawled_room(

@@ -3,14 +3,22 @@
 `run_crawl` is the whole pipeline; `poll_server` one server (what the 15-minute fan-out runs);
 `check_submission` the website's check of a submitted link; `prune_activity` the hourly thinning
 of old activity rows.
+
+Each server polled logs one "server polled" event and each crawl one "crawl finished" event,
+their figures in the record's `extra` fields (server, pubkey, rooms, outcome, duration_ms...).
+A database connection lost mid-crawl (a restart) is reopened; the servers that could not be
+stored meanwhile are counted failed, and the next poll stores them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -18,7 +26,8 @@ from crawler.conf import CrawlConfig
 from crawler.polling import Targets, poll_all
 from crawler.sogs import Address, AddressPoll, poll_address
 from crawler.sources import fetch_enabled_sources, fetch_urls
-from crawler.store import SourceInfo, StoreCounts, store_server
+from crawler.store import ServerOutcome, SourceInfo, StoreCounts, store_server
+from directory.crawl_report import record_server_states
 from directory.lib.joinlinks import (
     InvalidJoinLink,
     InvalidServerUrl,
@@ -29,6 +38,25 @@ from directory.lib.joinlinks import (
 from directory.models import CrawlRun, Room, RoomActivity, Server, ServerAddress, Submission
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+# --- The database may go away mid-crawl ---------------------------------------------------------
+
+
+def reconnecting(operation: Callable[[], T]) -> T:
+    """Run a database operation; when the connection turns out to be lost (the database was
+    restarted since it was opened), open a new one and try once more. Only for operations that
+    are whole transactions (or single statements), so a retry never repeats half of one."""
+    try:
+        return operation()
+    except (OperationalError, InterfaceError) as error:
+        if connection.in_atomic_block:
+            raise  # the caller's transaction is lost with the connection: it decides
+        log.warning("database connection lost (%s); reconnecting", error)
+        connection.close()
+        return operation()
 
 
 # --- Claims: a server is polled by one worker at a time ----------------------------------------
@@ -130,20 +158,62 @@ def poll_targets(
     counts = StoreCounts()
 
     def store(pubkey: str, polls: list[AddressPoll]) -> None:
+        started = time.monotonic()
         try:
-            store_server(pubkey, polls, config, counts, sources)
-        except Exception as error:  # one server's bad data must not end the crawl
+            outcome = reconnecting(lambda: store_server(pubkey, polls, config, counts, sources))
+        except Exception as error:  # one server's bad data (or a lost database) must not end it
             log.exception("storing server %s failed", pubkey[:8])
             counts.servers_failed += 1
             counts.errors.append(f"{pubkey[:8]}: not stored ({type(error).__name__})")
+            outcome = ServerOutcome(_label(polls, pubkey), "not_stored", error=type(error).__name__)
+        seconds = sum(poll.seconds for poll in polls) + time.monotonic() - started
+        _log_server_polled(pubkey, outcome, seconds)
 
     try:
         polls = poll_all(targets, config, store)
     finally:
-        release_servers(claimed, claimed_at)
+        reconnecting(lambda: release_servers(claimed, claimed_at))
     run.servers_polled = len(targets)
     run.requests = sum(poll.requests for poll in polls)  # not a column: for the summary only
     return counts
+
+
+def _label(polls: list[AddressPoll], pubkey: str) -> str:
+    """How the log names a server: the address polled, else the start of its key."""
+    return polls[0].base_url if polls else pubkey[:8]
+
+
+def _log_server_polled(pubkey: str, outcome: ServerOutcome, seconds: float) -> None:
+    log.info(
+        "server polled",
+        extra={
+            "server": outcome.server,
+            "pubkey": pubkey,
+            "rooms": outcome.rooms,
+            "duration_ms": round(seconds * 1000),
+            "outcome": outcome.outcome,
+            "error": outcome.error,
+        },
+    )
+
+
+def close_abandoned_runs(config: CrawlConfig) -> int:
+    """Mark failed the crawls still "running" after the claim timeout: their process died (a
+    killed worker, a lost database) before it could finish them. Returns how many."""
+    now = timezone.now()
+    abandoned = CrawlRun.objects.filter(
+        status=CrawlRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=config.claim_timeout)
+    )
+    return abandoned.update(
+        status=CrawlRun.Status.FAILED,
+        finished_at=now,
+        errors=["abandoned: the crawl stopped before it finished (process or database lost)"],
+    )
+
+
+def _start_run(config: CrawlConfig) -> CrawlRun:
+    close_abandoned_runs(config)
+    return CrawlRun.objects.create()
 
 
 def run_crawl(
@@ -155,7 +225,7 @@ def run_crawl(
     """The whole pipeline. With `source_urls` or `server_urls`, only those are crawled;
     otherwise every enabled source and every known server."""
     config = config or CrawlConfig.from_settings()
-    run = CrawlRun.objects.create()
+    run = _start_run(config)
     targets, entries, full = Targets(), [], not source_urls and not server_urls
     with config.client() as client:
         if source_urls:
@@ -192,7 +262,24 @@ def _finish(
     run.errors = (errors + counts.errors)[:500]
     run.finished_at = timezone.now()
     run.status = CrawlRun.Status.FINISHED
-    run.save()
+    reconnecting(lambda: record_server_states(run))  # what the admin's crawl report compares
+    reconnecting(run.save)
+    log.info(
+        "crawl finished",
+        extra={
+            "run": run.pk,
+            "sources": sources,
+            "links": links,
+            "servers_polled": run.servers_polled,
+            "servers_ok": run.servers_ok,
+            "servers_failed": run.servers_failed,
+            "rooms_new": run.rooms_new,
+            "rooms_updated": run.rooms_updated,
+            "rooms_gone": run.rooms_gone,
+            "errors": len(run.errors),
+            "duration_ms": round((run.finished_at - run.started_at).total_seconds() * 1000),
+        },
+    )
 
 
 def poll_server(pk: int, config: CrawlConfig | None = None) -> str:
@@ -216,7 +303,7 @@ def fetch_sources_now(source_pks: Iterable[int], config: CrawlConfig | None = No
     from directory.models import Source
 
     config = config or CrawlConfig.from_settings()
-    run = CrawlRun.objects.create()
+    run = _start_run(config)
     with config.client() as client:
         fetches = fetch_enabled_sources(
             client, config, list(Source.objects.filter(pk__in=source_pks))

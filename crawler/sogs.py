@@ -126,6 +126,7 @@ class AddressPoll:
     requests: int = 0
     icons: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # token_key -> image
     failed_attempts: list[tuple[Address, str]] = field(default_factory=list)  # e.g. https
+    seconds: float = 0.0  # how long polling the address (and fetching its icons) took
 
     @property
     def ok(self) -> bool:

@@ -1,8 +1,10 @@
 """Pipeline steps 4-5: merge address polls by key and store each server in its own transaction.
 
-Only crawled fields are written. Rooms are never deleted: a room its server stopped listing is
-marked gone; a server that fails keeps its rooms and records why. A key that an address failed
-to prove is never listed there; the conflict is kept for moderators.
+A server's fields, addresses, rooms, tags and activity commit together or not at all: a
+database lost mid-way leaves the server as it was. Only crawled fields are written. Rooms are
+never deleted: a room its server stopped listing is marked gone; a server that fails keeps its
+rooms and records why. A key that an address failed to prove is never listed there; the
+conflict is kept for moderators.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.utils import timezone
 
 from crawler.conf import CrawlConfig
 from crawler.icons import store_icon
-from crawler.rooms import NSFW, CrawledRoom, crawled_room, validate_room
+from crawler.rooms import NSFW, CrawledRoom, check_room, crawled_room
 from crawler.sogs import AddressPoll, KeyMismatch
 from directory.lib.joinlinks import SourceEntry
 from directory.models import AgeRating, Room, RoomActivity, RoomTag, Server, Tag
@@ -38,6 +40,24 @@ class StoreCounts:
     rooms_updated: int = 0
     rooms_gone: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: StoreCounts) -> None:
+        self.servers_ok += other.servers_ok
+        self.servers_failed += other.servers_failed
+        self.rooms_new += other.rooms_new
+        self.rooms_updated += other.rooms_updated
+        self.rooms_gone += other.rooms_gone
+        self.errors += other.errors
+
+
+@dataclass
+class ServerOutcome:
+    """How storing one server's polls ended: the fields of its "server polled" log event."""
+
+    server: str  # its base URL, else the start of its key
+    outcome: str  # a Server.PollStatus value
+    rooms: int = 0  # rooms stored
+    error: str = ""
 
 
 @dataclass
@@ -70,30 +90,55 @@ def store_server(
     config: CrawlConfig,
     counts: StoreCounts,
     sources: SourceInfo | None = None,
-) -> None:
-    """Store everything the polls found about the server with `pubkey`, in one transaction."""
+) -> ServerOutcome:
+    """Store everything the polls found about the server with `pubkey`, in one transaction.
+    What it did is added to `counts` once that has committed (a store that fails, and is
+    perhaps tried again, is not counted twice)."""
+    stored = StoreCounts()
+    outcome = _store_server(pubkey, polls, config, stored, sources)
+    counts.add(stored)
+    return outcome
+
+
+def _store_server(
+    pubkey: str,
+    polls: list[AddressPoll],
+    config: CrawlConfig,
+    counts: StoreCounts,
+    sources: SourceInfo | None,
+) -> ServerOutcome:
     proven = sorted((poll for poll in polls if poll.ok and poll.pubkey == pubkey), key=_preference)
     refuted = [poll for poll in polls if pubkey in poll.mismatches]
+    rooms = 0
     with transaction.atomic():
         server = Server.objects.select_for_update().filter(pubkey=pubkey).first()
         if proven:
             server = server or Server.objects.create(pubkey=pubkey)
-            _store_success(server, proven, refuted, config, counts, sources)
+            rooms = _store_success(server, proven, refuted, config, counts, sources)
         elif refuted:
             server = server or Server.objects.create(pubkey=pubkey)
             _store_conflict(server, refuted, counts)
         elif server is not None:
             _store_failure(server, polls, counts)
         else:
-            counts.servers_failed += 1
-            counts.errors += [
-                f"{poll.base_url}: {poll.error.reason}" for poll in polls if poll.error
-            ]
-            return
+            return _unknown_failed(pubkey, polls, counts)
         server.polling_started_at = None  # release the claim with the data it guarded
         _save_server(server)
     if proven:
         _store_icons(server, proven[0])
+    label = server.base_url or (polls[0].base_url if polls else pubkey[:8])
+    return ServerOutcome(label, str(server.last_poll_status), rooms, server.last_poll_error[:200])
+
+
+def _unknown_failed(pubkey: str, polls: list[AddressPoll], counts: StoreCounts) -> ServerOutcome:
+    """A server never stored before that did not answer: nothing to store, only to report."""
+    failed = [poll for poll in polls if poll.error is not None]
+    counts.servers_failed += 1
+    counts.errors += [f"{poll.base_url}: {poll.error.reason}" for poll in failed]
+    if not failed:
+        return ServerOutcome(pubkey[:8], str(Server.PollStatus.ERROR))
+    first = failed[0]
+    return ServerOutcome(first.base_url, str(first.error.status), error=first.error.reason[:200])
 
 
 def _save_server(server: Server) -> None:
@@ -108,7 +153,8 @@ def _store_success(
     config: CrawlConfig,
     counts: StoreCounts,
     sources: SourceInfo | None,
-) -> None:
+) -> int:
+    """The server answered and proved its key (or nothing refuted it): the rooms stored."""
     now = timezone.now()
     best = proven[0]
     for poll in proven:
@@ -124,8 +170,9 @@ def _store_success(
     if any(poll.proof for poll in proven):
         server.key_state, server.key_checked_at = Server.KeyState.PROVEN, now
     server.key_conflict = _conflicts(server, refuted)
-    _store_rooms(server, best, config, counts, sources, now)
+    rooms = _store_rooms(server, best, config, counts, sources, now)
     counts.servers_ok += 1
+    return rooms
 
 
 def _conflicts(server: Server, refuted: list[AddressPoll]) -> str:
@@ -167,8 +214,18 @@ def _crawled_rooms(
     official = server.official or server.pubkey in config.official_keys
     rooms: dict[str, CrawledRoom] = {}
     for data in poll.rooms:
-        valid = validate_room(data)
+        valid, problem = check_room(data)
         if valid is None:
+            token = data.get("token") if isinstance(data, dict) else None
+            log.info(
+                "room skipped",
+                extra={
+                    "server": poll.base_url,
+                    "pubkey": server.pubkey,
+                    "room": str(token)[:64] if token is not None else "",
+                    "error": problem,
+                },
+            )
             continue
         room = crawled_room(
             valid,
@@ -188,13 +245,16 @@ def _store_rooms(
     counts: StoreCounts,
     sources: SourceInfo | None,
     now: datetime,
-) -> None:
+) -> int:
     crawled = _crawled_rooms(server, poll, config, now)
     source_nsfw = _source_nsfw(server, crawled, sources)
     for room in crawled:
         if room.token_key in source_nsfw:
             room.values["suggested_age_rating"] = AgeRating.NSFW
     languages = {room.token_key: room.language for room in crawled if room.language}
+    # Lock the rooms before they are read: upsert_rooms saves whole rows, so a moderator's edit
+    # committed between its read and its write would otherwise be written over.
+    list(Room.objects.select_for_update().filter(server=server).values_list("pk", flat=True))
     stored = upsert_rooms(server, [room.values for room in crawled], languages=languages)
     cache: dict = {}
     for (room, created), data in zip(stored, crawled, strict=True):
@@ -212,6 +272,7 @@ def _store_rooms(
         )
         for room, _ in stored
     )
+    return len(stored)
 
 
 def _source_nsfw(
@@ -259,4 +320,9 @@ def _store_icons(server: Server, poll: AddressPoll) -> None:
             try:
                 store_icon(room, image_id, webp)
             except OSError as error:
-                log.warning("cannot store the icon of %s: %s", room, error)
+                log.warning(
+                    "cannot store the icon of %s: %s",
+                    room,
+                    error,
+                    extra={"server": poll.base_url, "pubkey": server.pubkey, "room": token_key},
+                )

@@ -3,14 +3,26 @@
 Beat runs `crawler.poll_all` (one `crawler.poll_server` per server, fanned out),
 `crawler.crawl_sources` and `crawler.prune_activity`; the admin and the website enqueue
 `crawler.poll_server`, `crawler.fetch_sources` and `crawler.check_submission` by name.
+
+A worker killed mid-task (SIGKILL, the OOM killer) loses that task: tasks are acknowledged as
+they start, not `acks_late` + `reject_on_worker_lost`, on purpose. A poll is safe to repeat (the
+claim), but a redelivered poll would find the dead worker's claim still fresh and do nothing
+("busy"), Redis would only redeliver after its visibility timeout (an hour, beyond the next
+fan-out anyway), and a task that kills its worker (a reply that exhausts memory) would come back
+for ever. Recovery is the schedule instead: the claim goes stale after CRAWLER_CLAIM_TIMEOUT and
+the next poll takes the server over; a crawl left "running" is marked failed by the next one
+(tests/faults/test_worker_killed.py).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.utils import timezone
 
 from crawler import services
-from directory.models import Server
+from directory.models import Server, Submission
 
 
 @shared_task(bind=True, name="crawler.poll_all")
@@ -45,6 +57,22 @@ def fetch_sources(pks: list[int]) -> int:
 def check_submission(pk: int) -> str:
     """The website's check of a submitted link; the outcome lands on the Submission."""
     return services.check_submission(pk)
+
+
+@shared_task(bind=True, name="crawler.requeue_unchecked_submissions")
+def requeue_unchecked_submissions(self, older_than: float = 300) -> int:
+    """Queue again the check of pending submissions still waiting for it after `older_than`
+    seconds: the website could not queue it while Redis was down. Beat runs this."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    waiting = Submission.objects.filter(
+        status=Submission.Status.PENDING,
+        check_state=Submission.CheckState.WAITING,
+        created_at__lt=cutoff,
+    )
+    pks = list(waiting.order_by("created_at").values_list("pk", flat=True)[:100])
+    for pk in pks:
+        self.app.send_task("crawler.check_submission", args=[pk], ignore_result=True)
+    return len(pks)
 
 
 @shared_task(name="crawler.prune_activity")

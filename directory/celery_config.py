@@ -4,19 +4,44 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Reconnecting to the result store once, at once: a web process that queues a task subscribes
+# to its result there first, and Celery's default (20 tries a second apart) would hold the
+# request for 20 seconds while Redis is down. A worker's result writes get the same short policy:
+# what our tasks find is in the database, their results are only for tests and probes.
+RESULT_STORE_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 
-def broker_settings(redis_url: str, queue_dir: Path) -> dict:
+
+def broker_settings(
+    redis_url: str,
+    queue_dir: Path,
+    *,
+    connect_timeout: float | None = None,
+    socket_timeout: float | None = None,
+) -> dict:
     """Celery settings (lower-case names) for the broker and result backend.
 
     Without Redis, kombu's filesystem transport is a real broker for one machine with no server
-    to run, and results go to files beside it.
+    to run, and results go to files beside it. With Redis, the timeouts (seconds) bound every
+    wait on a Redis that is down or stuck.
     """
     if redis_url:
+        timeouts = {"socket_connect_timeout": connect_timeout, "socket_timeout": socket_timeout}
         return {
             "broker_url": redis_url,
             "result_backend": redis_url,
-            # Above the longest task, so an unacknowledged task is not handed out twice.
-            "broker_transport_options": {"visibility_timeout": 3600},
+            "broker_transport_options": {
+                # Above the longest task, so an unacknowledged task is not handed out twice.
+                "visibility_timeout": 3600,
+                **{name: value for name, value in timeouts.items() if value is not None},
+            },
+            "result_backend_transport_options": {"retry_policy": RESULT_STORE_RETRY_POLICY},
+            "redis_socket_connect_timeout": connect_timeout,
+            "redis_socket_timeout": socket_timeout,
         }
     queue = str(queue_dir / "queue")
     return {

@@ -20,6 +20,7 @@ def test_the_schedule_names_registered_crawler_tasks():
         "crawler.poll_all": 15 * 60,
         "crawler.crawl_sources": 6 * 3600,
         "crawler.prune_activity": 60 * 60,
+        "crawler.requeue_unchecked_submissions": 5 * 60,
     }
     names = set(app.tasks)
     assert {"crawler.poll_server", "crawler.fetch_sources", "crawler.check_submission"} <= names
