@@ -6,9 +6,11 @@ Plain functions of a query and the database, so views stay thin and tests can ca
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db.models import F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -236,8 +238,21 @@ def uptime_percent(days: list[tuple[date, bool]], first_seen) -> int | None:
     return round(100 * sum(known) / len(known))
 
 
+_fingerprint_memo: list = [0.0, ""]  # [valid until (monotonic), fingerprint]
+
+
 def data_fingerprint() -> str:
-    """Changes whenever a crawl or a moderator changes what the public pages show."""
+    """Changes whenever a crawl or a moderator changes what the public pages show; read at most
+    once per WEB_VERSION_SECONDS per process, so busy pages cost no query for it."""
+    until, fingerprint = _fingerprint_memo
+    now = time.monotonic()
+    if now >= until or settings.WEB_VERSION_SECONDS <= 0:
+        fingerprint = read_data_fingerprint()
+        _fingerprint_memo[:] = [now + settings.WEB_VERSION_SECONDS, fingerprint]
+    return fingerprint
+
+
+def read_data_fingerprint() -> str:
     from simple_history.utils import get_history_model_for_model
 
     parts = [

@@ -10,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+import redis
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from directory.celery_config import broker_settings
 
@@ -118,14 +121,34 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+# Redis answers within milliseconds; when it is down or stuck, nobody should wait long for it.
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.5)
+REDIS_CACHE_TIMEOUT = env.float("REDIS_CACHE_TIMEOUT", default=0.5)
+
 if REDIS_URL:
+    # django-redis, whose IGNORE_EXCEPTIONS turns a Redis that is down or stuck into a cache miss
+    # (get answers None, set and incr do nothing): pages and the API are then built from the
+    # database, slower but never failing, and use the cache again as soon as Redis is back.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "directory",
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
+                "SOCKET_TIMEOUT": REDIS_CACHE_TIMEOUT,
+                # One immediate retry on a broken connection (after a Redis restart each pooled
+                # connection fails once; with Redis down the retry is refused as fast), none
+                # on a timeout (a stuck Redis would cost twice the wait).
+                "CONNECTION_POOL_KWARGS": {
+                    "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+                },
+            },
         }
     }
+    # Each ignored error is logged (logger django_redis.cache), so an outage is seen, not hidden.
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {
         "default": {
@@ -136,10 +159,30 @@ else:
 
 # --- Celery (namespace CELERY_, see directory/celery.py) ------------------------------------------
 
-_broker = broker_settings(REDIS_URL, VAR_DIR / "celery")
+# Above kombu's 1-second BRPOP wait, which a worker's broker connection must outlast.
+REDIS_BROKER_TIMEOUT = env.float("REDIS_BROKER_TIMEOUT", default=2.0)
+_broker = broker_settings(
+    REDIS_URL,
+    VAR_DIR / "celery",
+    connect_timeout=REDIS_CONNECT_TIMEOUT,
+    socket_timeout=REDIS_BROKER_TIMEOUT,
+)
 CELERY_BROKER_URL = _broker["broker_url"]
 CELERY_RESULT_BACKEND = _broker["result_backend"]
 CELERY_BROKER_TRANSPORT_OPTIONS = _broker["broker_transport_options"]
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = _broker.get("result_backend_transport_options", {})
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = _broker.get("redis_socket_connect_timeout")
+CELERY_REDIS_SOCKET_TIMEOUT = _broker.get("redis_socket_timeout")
+# A web request that queues a task (a submission's check, the admin's "poll now") tries twice,
+# the second time at once (a pooled connection may be stale after a Redis restart), then gives
+# up instead of Celery's longer default: with Redis down it answers within a second, the caller
+# keeps what it saved, and crawler.requeue_unchecked_submissions queues the check later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -157,6 +200,15 @@ CELERY_BEAT_SCHEDULE: dict = {}
 
 # Rooms of a server that stopped answering stay listed (as offline) this long, then leave listings.
 OFFLINE_GRACE_DAYS = env.int("OFFLINE_GRACE_DAYS", default=7)
+# The admin's crawl report: a crawl older than this is flagged stale; rooms found falling by at
+# least this percentage (of at least this many rooms) is flagged as a sudden drop.
+# Pages and listings built from the whole directory: while the data changes (a crawl), serve
+# the previous copy and rebuild it in the background, at most once per this many seconds.
+REBUILD_IN_BACKGROUND = env.bool("REBUILD_IN_BACKGROUND", default=True)
+REBUILD_MIN_SECONDS = env.float("REBUILD_MIN_SECONDS", default=5.0)
+CRAWL_REPORT_STALE_MINUTES = env.int("CRAWL_REPORT_STALE_MINUTES", default=12 * 60)
+CRAWL_REPORT_DROP_PERCENT = env.int("CRAWL_REPORT_DROP_PERCENT", default=30)
+CRAWL_REPORT_MIN_ROOMS = env.int("CRAWL_REPORT_MIN_ROOMS", default=5)
 
 # --- Crawler (crawler/): CRAWLER_* settings ---------------------------------------------------
 
@@ -193,6 +245,7 @@ CRAWLER_OFFICIAL_KEYS = env.list(
     default=["a03c383cf63c3c4efe67acc52112a6dd734b3a946b9545f488aaa93da7991238"],
 )
 
+CRAWLER_RECHECK_MINUTES = env.float("CRAWLER_RECHECK_MINUTES", default=5)
 CELERY_BEAT_SCHEDULE = {
     "crawler-poll-all": {
         "task": "crawler.poll_all",
@@ -205,6 +258,13 @@ CELERY_BEAT_SCHEDULE = {
     "crawler-prune-activity": {
         "task": "crawler.prune_activity",
         "schedule": CRAWLER_PRUNE_INTERVAL_MINUTES * 60,
+    },
+    # Submissions still waiting for their check this long (its task could not be queued while
+    # Redis was down) are queued again, this often.
+    "crawler-requeue-submissions": {
+        "task": "crawler.requeue_unchecked_submissions",
+        "schedule": CRAWLER_RECHECK_MINUTES * 60,
+        "kwargs": {"older_than": CRAWLER_RECHECK_MINUTES * 60},
     },
 }
 
@@ -279,11 +339,46 @@ CONTENT_SECURITY_POLICY = {
 # Rooms per page of the home page; the rendered list is cached until a crawl or an edit.
 WEB_ROOMS_PER_PAGE = env.int("WEB_ROOMS_PER_PAGE", default=60)
 WEB_HOME_CACHE_SECONDS = env.int("WEB_HOME_CACHE_SECONDS", default=300)
+# Seconds a web process reuses its reading of the data's fingerprint (a few small queries).
+WEB_VERSION_SECONDS = env.float("WEB_VERSION_SECONDS", default=1.0)
 # Submissions and reports per client (hashed IP) per hour.
 WEB_SUBMISSIONS_PER_HOUR = env.int("WEB_SUBMISSIONS_PER_HOUR", default=5)
 WEB_REPORTS_PER_HOUR = env.int("WEB_REPORTS_PER_HOUR", default=10)
 # Number of proxies in front of the site whose X-Forwarded-For entries are trusted (rate limits).
 WEB_NUM_PROXIES = env.int("WEB_NUM_PROXIES", default=0)
+
+# --- Operations (health, metrics, logs) ---------------------------------------------------------
+
+# django-health-check: its check classes back /readyz; its `manage.py health_check` command.
+INSTALLED_APPS += ["health_check"]
+# Outermost: count, time and log every request; then answer /healthz and /readyz ahead of the
+# host check, HTTPS redirect, sessions and CSRF (load balancers probe by IP address).
+MIDDLEWARE = [
+    "directory.metrics.MetricsMiddleware",
+    "directory.health.ProbeMiddleware",
+    *MIDDLEWARE,
+]
+# /readyz fails when the newest finished crawl is older than this (default: two source crawls).
+READY_MAX_CRAWL_AGE_MINUTES = env.float(
+    "READY_MAX_CRAWL_AGE_MINUTES", default=CRAWLER_SOURCES_INTERVAL_HOURS * 2 * 60
+)
+# /metrics answers requests with "Authorization: Bearer <METRICS_TOKEN>" (empty: no token)...
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# ...and direct (not proxied) requests from these addresses or networks; anyone else gets 404.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Folder for per-process metric files when several gunicorn workers serve (prometheus_client
+# reads it from the environment at import; empty it before gunicorn starts). Unset: one process.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if "PROMETHEUS_MULTIPROC_DIR" in env.ENVIRON:  # as prometheus_client tests it
+    if not PROMETHEUS_MULTIPROC_DIR:
+        raise ImproperlyConfigured(
+            "PROMETHEUS_MULTIPROC_DIR is set but empty; unset it or name a folder."
+        )
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# Log lines of web, worker and beat: "json" (one object a line, `extra` fields as keys) or "plain".
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
 
 # --- Security -------------------------------------------------------------------------------------
 
@@ -294,6 +389,20 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# Production (DEBUG off) is served over HTTPS: cookies only over TLS, plain HTTP redirected, HSTS.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Probes and scrapers speak plain HTTP to the process itself, behind the TLS proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Preloading is an operator's irreversible choice, submitted to browsers by hand; never defaulted.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -336,8 +445,21 @@ REST_FRAMEWORK = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line; the `extra={...}` fields of a log call become keys.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # Only through the root handler, in LOG_FORMAT: Django's defaults add their own handlers.
+        "django": {"handlers": [], "level": "INFO"},
+    },
 }

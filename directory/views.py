@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from directory import browse
 from directory.forms import ReportForm, SubmissionForm
 from directory.lib.languages import language_flag
+from directory.lib.rebuild import StaleWhileRebuild
 from directory.lib.roomtext import clean_text
 from directory.models import Report, Room, Server, Submission, Tag
 
@@ -82,15 +83,27 @@ def _results_context(query: browse.RoomQuery) -> dict:
     }
 
 
+# Per process, the latest rendering of each view of the list (see directory/lib/rebuild.py).
+_home_results: StaleWhileRebuild[dict] = StaleWhileRebuild(max_keys=64)
+
+
 def _cached_results(query: browse.RoomQuery) -> dict:
     """The rendered list and filter menus, cached until the data changes."""
-    key = f"web:home:{browse.data_fingerprint()}:{query.cache_key()}"
-    cached = cache.get(key)
-    if cached is None:
-        results = render_to_string("directory/_results.html", _results_context(query))
-        cached = {"results": results, **_filter_choices()}
-        cache.set(key, cached, settings.WEB_HOME_CACHE_SECONDS)
-    return cached
+    version = browse.data_fingerprint()
+
+    latest_key = f"web:home:latest:{query.cache_key()}"
+
+    def make() -> dict:
+        key = f"web:home:{version}:{query.cache_key()}"
+        cached = cache.get(key)  # another process may have rendered it already
+        if cached is None:
+            results = render_to_string("directory/_results.html", _results_context(query))
+            cached = {"results": results, **_filter_choices()}
+            cache.set_many({key: cached, latest_key: cached}, settings.WEB_HOME_CACHE_SECONDS)
+        return cached
+
+    slot = f"{cache.key_prefix}:{query.cache_key()}"
+    return _home_results.get(slot, version, make, latest=lambda: cache.get(latest_key))
 
 
 def _site_json_ld(request: HttpRequest) -> dict:
@@ -109,25 +122,38 @@ def _site_json_ld(request: HttpRequest) -> dict:
     }
 
 
+# Whole home pages per address (the page names its own URL) and data version.
+_home_pages: StaleWhileRebuild[bytes] = StaleWhileRebuild(max_keys=128)
+
+
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
+    """The list of communities. The same for every visitor (no cookie, no form token), so the
+    whole page is kept per URL until the data changes."""
+    fragment = request.headers.get("X-Requested-With") == "fetch"
+    version = browse.data_fingerprint()
+    key = f"{cache.key_prefix}:{fragment}:{request.build_absolute_uri()}"
+    content = _home_pages.get(key, version, lambda: _render_home(request, fragment))
+    response = HttpResponse(content)
+    patch_vary_headers(response, ["X-Requested-With"])
+    return response
+
+
+def _render_home(request: HttpRequest, fragment: bool) -> bytes:
     query = browse.RoomQuery.from_params(request.GET)
     cached = _cached_results(query)
     # Our own template output, escaped when it was rendered; only the cache stored it as text.
     results = mark_safe(cached["results"])  # noqa: S308
-    if request.headers.get("X-Requested-With") == "fetch":
-        response = HttpResponse(results)
-    else:
-        context = {
-            **cached,
-            "results": results,
-            "query": query,
-            "sorts": browse.SORTS,
-            "json_ld": _site_json_ld(request),
-        }
-        response = render(request, "directory/home.html", context)
-    patch_vary_headers(response, ["X-Requested-With"])
-    return response
+    if fragment:
+        return results.encode()
+    context = {
+        **cached,
+        "results": results,
+        "query": query,
+        "sorts": browse.SORTS,
+        "json_ld": _site_json_ld(request),
+    }
+    return render_to_string("directory/home.html", context, request).encode()
 
 
 # -- rooms -------------------------------------------------------------------------------------
@@ -218,7 +244,8 @@ def rate_limited(request: HttpRequest, scope: str, per_hour: int) -> bool:
     except ValueError:  # expired between add and incr
         cache.set(key, 1, 3600)
         count = 1
-    return count > per_hour
+    # None: the cache is down (django-redis ignores the error); nothing is counted, let it pass.
+    return count is not None and count > per_hour
 
 
 @require_http_methods(["POST"])
@@ -261,10 +288,13 @@ def server_detail(request: HttpRequest, pubkey: str) -> HttpResponse:
 
 
 def _enqueue_check(pk: int) -> None:
+    """Queue the check; with the broker down (a bounded wait, CELERY_TASK_PUBLISH_RETRY_POLICY)
+    the submission stays saved and waiting, and crawler.requeue_unchecked_submissions queues
+    its check once Redis is back. The outcome lands on the Submission: no result is kept."""
     try:
-        current_app.send_task("crawler.check_submission", args=[pk])
-    except Exception:  # the broker is down: the submission waits; moderators see it anyway
-        log.exception("could not queue the check of submission %s", pk)
+        current_app.send_task("crawler.check_submission", args=[pk], ignore_result=True)
+    except Exception as error:  # any failure to publish: the submission is saved already
+        log.warning("could not queue the check of submission %s (%r); queued later", pk, error)
 
 
 def submission_status_url(submission: Submission) -> str:

@@ -11,6 +11,14 @@ REPO = Path(__file__).resolve().parent.parent
 SNAPSHOT = REPO / "fixtures" / "snapshot" / "servers.json"
 
 
+@pytest.fixture(autouse=True)
+def _rebuild_in_the_request(settings):
+    """A test that changes data reads the change at once; serving the previous copy while a
+    background thread rebuilds is tested on its own (tests/lib/test_rebuild.py)."""
+    settings.REBUILD_IN_BACKGROUND = False
+    settings.WEB_VERSION_SECONDS = 0
+
+
 @pytest.fixture
 def snapshot_data() -> list[dict]:
     return json.loads(SNAPSHOT.read_text(encoding="utf-8"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -74,3 +75,56 @@ def test_production_mode_refuses_the_default_secret_key():
 def test_production_mode_starts_with_a_real_secret_key():
     done = _start_django(DEBUG="false", SECRET_KEY="x" * 50)
     assert done.returncode == 0, done.stderr
+
+
+def _compose_environment(service: str) -> dict[str, str]:
+    """The environment compose gives `service`, with .env's required values filled in."""
+    example = {
+        "SECRET_KEY": "compose-example-" + "0123456789abcdefghij" * 3,
+        "POSTGRES_PASSWORD": "p",
+        "ALLOWED_HOSTS": "example.org",
+    }
+
+    def resolve(match: re.Match) -> str:
+        name, _, default = match.group(1).partition(":")
+        return example.get(name, default.removeprefix("-") if default.startswith("-") else "")
+
+    env = _compose()["services"][service]["environment"]
+    return {key: re.sub(r"\$\{([^}]*)\}", resolve, str(value)) for key, value in env.items()}
+
+
+def test_deploy_check_is_clean_with_the_compose_production_settings(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if not k.isupper() or k == "PATH"}
+    environment.update(
+        _compose_environment("web"), VAR_DIR=str(tmp_path), READ_DOT_ENV_FILE="false"
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=environment,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "no issues" in done.stdout
+
+
+def test_production_settings_secure_cookies_redirects_and_hsts():
+    environment = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    environment.update(_compose_environment("web"), READ_DOT_ENV_FILE="false")
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, "
+        "s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env={**environment, "DJANGO_SETTINGS_MODULE": "directory.settings"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        "True", "True", "True", "31536000", "('HTTP_X_FORWARDED_PROTO',", "'https')"
+    ]  # fmt: skip

@@ -6,6 +6,7 @@ except through Django's escaping (format_html).
 
 from __future__ import annotations
 
+import functools
 import json
 
 import segno
@@ -41,8 +42,11 @@ def query_url(query: RoomQuery, **changes) -> str:
     return reverse("home") + (f"?{urlencode(params)}" if params else "")
 
 
+@functools.lru_cache(maxsize=4096)
 def qr_svg(data: str, title: str = "QR code") -> SafeString:
-    """A QR code as SVG markup, generated here (never fetched from the room's server)."""
+    """A QR code as SVG markup, generated here (never fetched from the room's server).
+
+    Kept per process: a join link never changes, and encoding one costs about 20 ms."""
     code = segno.make(data, error="m")
     svg = code.svg_inline(
         scale=4, border=2, omitsize=True, dark="#000", light="#fff", title=title, svgclass="qr"

@@ -1,15 +1,16 @@
 """`make bench-api`: the listing provider under gunicorn with 2,000 rooms and 50 clients.
 
-    .venv/bin/python -m listings_api.bench [--rooms 2000] [--clients 50] [--seconds 5]
+    .venv/bin/python tests/bench/bench_api.py [--rooms 2000] [--clients 50] [--seconds 10]
 
 Builds a throw-away directory (SQLite and a file cache in a temporary VAR_DIR, or
 BENCH_DATABASE_URL / BENCH_REDIS_URL), fills it with copies of the demo snapshot's rooms,
-starts gunicorn on a loopback port and drives it from several client processes with
-keep-alive connections. It prints requests per second and latency (p50, p99) for
+starts gunicorn on a loopback port and drives it with wrk (keep-alive connections, see
+tests/bench/wrk.py). It prints requests per second and latency (p50, p99) for
 `GET /listing/all` (cached), the same gzip-encoded, a 304 revalidation and the same request
-through `POST /oxen/v4/lsrpc` (both schemes), and the onion/direct ratios. Throttling is off:
-this measures serving, not the limiter. Latency is the time to the last byte of the response;
-onion replies are decrypted (and checked) after the clock stops, once per client.
+through `POST /oxen/v4/lsrpc` (both schemes, requests built as a Session client builds them),
+and the onion/direct cost ratios. Before the clock starts, one onion reply of each kind is
+decrypted and compared byte for byte with the direct body. Throttling is off: this measures
+serving, not the limiter. Not collected by pytest.
 """
 
 from __future__ import annotations
@@ -18,22 +19,23 @@ import argparse
 import gzip
 import http.client
 import json
-import multiprocessing
 import os
 import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.bench.wrk import WrkResult, ensure_wrk, run_wrk  # noqa: E402 - after the path
+
 SNAPSHOT = REPO / "fixtures" / "snapshot" / "servers.json"
 
 
@@ -47,6 +49,7 @@ def bench_environment(var_dir: Path) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "directory.settings",
             "READ_DOT_ENV_FILE": "false",
             "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback, no TLS proxy in front
             "SECRET_KEY": secrets.token_urlsafe(40),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "VAR_DIR": str(var_dir),
@@ -64,10 +67,8 @@ def bench_environment(var_dir: Path) -> dict[str, str]:
 
 def prepare_database(env: dict[str, str], rooms: int) -> None:
     """Migrate and fill the throw-away database (in a child process: its own settings)."""
-    code = f"from listings_api.bench import seed; seed({rooms})"
-    subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-c", code], env=env, cwd=REPO, check=True
-    )
+    code = f"from tests.bench.bench_api import seed; seed({rooms})"
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, check=True)
 
 
 def seed(rooms: int) -> None:
@@ -148,7 +149,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
         "--keep-alive", "30",
         "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, env=env, cwd=REPO)  # noqa: S603
+    server = subprocess.Popen(command, env=env, cwd=REPO)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -177,124 +178,47 @@ def fetch(host: str, port: int, method: str, path: str, body: bytes | None = Non
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    method: str = "GET"
     path: str = "/listing/all"
     headers: tuple[tuple[str, str], ...] = ()
     onion: str = ""  # "", "aes-gcm" or "xchacha20"
-    expect: int = 200
 
 
-def _client_thread(port, scenario, pubkey, stop_at, latencies, errors) -> None:
+def onion_bodies(pubkey: str, scenario: Scenario, count: int = 64) -> tuple[list[bytes], list]:
+    """Envelopes as a Session client builds them, each with its own ephemeral key."""
     from directory.lib import onion
 
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    bodies, sessions, checked = [], [], False
-    if scenario.onion:
-        # Fresh ephemeral keys, built before the clock starts, as a client would cache none.
-        for _ in range(50):
-            payload = onion.build_v4_request("GET", scenario.path, dict(scenario.headers))
-            body, session = onion.build_request(pubkey, payload, onion.EncType(scenario.onion))
-            bodies.append(body)
-            sessions.append(session)
-    index = 0
-    while time.monotonic() < stop_at:
-        started = time.perf_counter()
-        if scenario.onion:
-            connection.request("POST", "/oxen/v4/lsrpc", body=bodies[index % len(bodies)])
-        else:
-            connection.request(scenario.method, scenario.path, headers=dict(scenario.headers))
-        response = connection.getresponse()
-        data = response.read()
-        latencies.append(time.perf_counter() - started)
-        outer_expected = 200 if scenario.onion else scenario.expect
-        if response.status != outer_expected:
-            errors.append(response.status)
-        elif scenario.onion and not checked:
-            reply = onion.parse_v4_response(sessions[index % len(bodies)].decrypt_response(data))
-            if reply.status != scenario.expect:
-                errors.append(reply.status)
-            checked = True
-        index += 1
-    connection.close()
+    bodies, sessions = [], []
+    for _ in range(count):
+        payload = onion.build_v4_request("GET", scenario.path, dict(scenario.headers))
+        body, session = onion.build_request(pubkey, payload, onion.EncType(scenario.onion))
+        bodies.append(body)
+        sessions.append(session)
+    return bodies, sessions
 
 
-def _client_process(args) -> tuple[list[float], list[int]]:
-    port, scenario, pubkey, threads, stop_at = args
-    latencies: list[float] = []
-    errors: list[int] = []
-    workers = [
-        threading.Thread(
-            target=_client_thread, args=(port, scenario, pubkey, stop_at, latencies, errors)
-        )
-        for _ in range(threads)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return latencies, errors
+def check_onion(port: int, scenario: Scenario, bodies, sessions, direct: bytes) -> None:
+    """The onion reply decrypts to the direct body, byte for byte."""
+    from directory.lib import onion
 
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    clients: int
-    requests: int
-    seconds: float
-    p50: float
-    p99: float
-    errors: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-
-def run(port, scenario, pubkey, clients, seconds, processes) -> Result:
-    processes = min(processes, clients)
-    shares = [
-        clients // processes + (1 if i < clients % processes else 0) for i in range(processes)
-    ]
-    # Monotonic clocks are system-wide on Linux, so every process stops at the same moment.
-    started = time.monotonic()
-    stop_at = started + seconds
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        parts = pool.map(
-            _client_process, [(port, scenario, pubkey, share, stop_at) for share in shares]
-        )
-    elapsed = time.monotonic() - started
-    latencies = sorted(latency for part, _ in parts for latency in part)
-    errors = sum(len(errs) for _, errs in parts)
-    return Result(
-        scenario.name,
-        clients,
-        len(latencies),
-        elapsed,
-        statistics.median(latencies) * 1000,
-        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        errors,
-    )
-
-
-def print_result(result: Result) -> None:
-    print(
-        f"{result.name:<40} {result.clients:>3} clients  {result.rps:>8.1f} req/s  "
-        f"p50 {result.p50:>7.2f} ms  p99 {result.p99:>7.2f} ms  ({result.requests} requests"
-        f"{f', {result.errors} errors' if result.errors else ''})",
-        flush=True,
-    )
+    status, data = fetch("127.0.0.1", port, "POST", "/oxen/v4/lsrpc", bodies[0])
+    reply = onion.parse_v4_response(sessions[0].decrypt_response(data))
+    body = reply.body
+    if dict(scenario.headers).get("Accept-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    if status != 200 or reply.status != 200 or body != direct:
+        raise SystemExit(f"{scenario.name}: the onion reply differs from the direct GET")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--client-processes", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--threads", type=int, default=32)
     args = parser.parse_args()
 
+    ensure_wrk()
     var_dir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     env = bench_environment(var_dir)
     server = None
@@ -312,6 +236,7 @@ def main() -> None:
 
 def report(port: int, env: dict[str, str], args) -> None:
     _, body = fetch("127.0.0.1", port, "GET", "/listing/all")  # builds the cache
+    _, summary = fetch("127.0.0.1", port, "GET", "/listings")
     rooms = len(json.loads(body)["rooms"])
     pubkey = subprocess.run(
         [sys.executable, "manage.py", "lp_keys"], env=env, cwd=REPO, check=True,
@@ -322,35 +247,45 @@ def report(port: int, env: dict[str, str], args) -> None:
     etag = connection.getresponse().getheader("ETag")
     connection.close()
     zipped = len(gzip.compress(body, compresslevel=6))
-    size = f"{len(body) / 1e6:.2f} MB ({zipped / 1e6:.2f} MB gzip)"
     print(
-        f"GET /listing/all: {rooms} rooms, {size}; gunicorn gthread {args.workers}x{args.threads};"
-        f" {os.cpu_count()} CPUs shared with the clients",
+        f"GET /listing/all: {rooms} rooms, {len(body) / 1e6:.2f} MB ({zipped / 1e6:.2f} MB gzip);"
+        f" gunicorn gthread {args.workers}x{args.threads}; wrk, {args.seconds:g} s per line;"
+        f" {os.cpu_count()} CPUs shared by server and load",
         flush=True,
     )
-
+    gzip_header = (("Accept-Encoding", "gzip"),)
     direct = Scenario("GET /listing/all (cached)")
     scenarios = [
         direct,
-        Scenario("GET /listing/all gzip", headers=(("Accept-Encoding", "gzip"),)),
-        Scenario("GET /listing/all -> 304", headers=(("If-None-Match", etag),), expect=304),
+        Scenario("GET /listing/all gzip", headers=gzip_header),
+        Scenario("GET /listing/all -> 304", headers=(("If-None-Match", etag),)),
         Scenario("onion /listing/all aes-gcm", onion="aes-gcm"),
         Scenario("onion /listing/all xchacha20", onion="xchacha20"),
-        Scenario(
-            "onion /listing/all aes-gcm, inner gzip",
-            headers=(("Accept-Encoding", "gzip"),),
-            onion="aes-gcm",
-        ),
+        Scenario("onion /listing/all aes-gcm, inner gzip", headers=gzip_header, onion="aes-gcm"),
         Scenario("GET /listings", path="/listings"),
         Scenario("onion /listings aes-gcm", path="/listings", onion="aes-gcm"),
     ]
-    results: dict[tuple[str, int], Result] = {}
+    prepared = {}
+    for scenario in scenarios:
+        if scenario.onion:
+            bodies, sessions = onion_bodies(pubkey, scenario)
+            expected = summary if scenario.path == "/listings" else body
+            check_onion(port, scenario, bodies, sessions, expected)
+            prepared[scenario.name] = bodies
+    results: dict[tuple[str, int], WrkResult] = {}
     for clients in (1, args.clients):
-        print(f"-- {clients} concurrent client(s), {args.seconds:g} s each", flush=True)
+        print(f"-- {clients} concurrent client(s)", flush=True)
         for scenario in scenarios:
-            result = run(port, scenario, pubkey, clients, args.seconds, args.client_processes)
+            result = run_wrk(
+                scenario.name,
+                f"http://127.0.0.1:{port}{'/oxen/v4/lsrpc' if scenario.onion else scenario.path}",
+                connections=clients,
+                seconds=args.seconds,
+                headers=None if scenario.onion else dict(scenario.headers),
+                bodies=prepared.get(scenario.name),
+            )
             results[scenario.name, clients] = result
-            print_result(result)
+            print(result.line(), flush=True)
     print("-- ratios (onion / direct, time per request = 1 / throughput)")
     for clients in (1, args.clients):
         for onion_name, direct_name in [
@@ -361,12 +296,12 @@ def report(port: int, env: dict[str, str], args) -> None:
         ]:
             through, plain = results[onion_name, clients], results[direct_name, clients]
             print(
-                f"{onion_name:<40} {clients:>3} clients: cost x{plain.rps / through.rps:.2f}"
+                f"{onion_name:<42} {clients:>3} clients: cost x{plain.rps / through.rps:.2f}"
                 f"  p50 x{through.p50 / plain.p50:.2f}  p99 x{through.p99 / plain.p99:.2f}"
             )
         revalidation = results["GET /listing/all -> 304", clients]
         full = results[direct.name, clients]
-        print(f"{'304 revalidation / full GET':<40} {clients:>3} clients: cost x"
+        print(f"{'304 revalidation / full GET':<42} {clients:>3} clients: cost x"
               f"{full.rps / revalidation.rps:.3f}")  # fmt: skip
 
 

@@ -31,6 +31,7 @@ def configure(workdir: Path) -> None:
         STATIC_ROOT=str(workdir / "static"),
         REDIS_URL=os.environ.get("BENCH_REDIS_URL", ""),
         DEBUG="false",
+        SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback, no TLS proxy in front
         SECRET_KEY="bench-only-secret-key-not-used-anywhere-else-0123456789",
         ALLOWED_HOSTS="testserver",
         READ_DOT_ENV_FILE="false",
