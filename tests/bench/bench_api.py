@@ -23,7 +23,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.bench.wrk import WrkResult, ensure_wrk, run_wrk  # noqa: E402 - after the path
+from tests.support.processes import free_port  # noqa: E402
 
 SNAPSHOT = REPO / "fixtures" / "snapshot" / "servers.json"
 
@@ -131,12 +131,6 @@ def _seed_activity(rooms, now) -> None:
         ],
         batch_size=2000,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:

@@ -32,12 +32,12 @@ sys.path.insert(0, str(REPO))
 from tests.bench.bench_api import (  # noqa: E402 - after the path
     bench_environment,
     fetch,
-    free_port,
     prepare_database,
     start_gunicorn,
 )
 from tests.bench.bench_crawl import _network  # noqa: E402
 from tests.bench.wrk import ensure_wrk, run_wrk  # noqa: E402
+from tests.support.processes import free_port  # noqa: E402
 
 
 class CrawlLoop:

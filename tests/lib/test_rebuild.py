@@ -8,6 +8,7 @@ import time
 import pytest
 
 from directory.lib.rebuild import StaleWhileRebuild
+from tests.support.processes import wait_for
 
 
 class Builder:
@@ -30,13 +31,6 @@ class Builder:
 def background(settings):
     settings.REBUILD_IN_BACKGROUND = True
     settings.REBUILD_MIN_SECONDS = 0.0
-
-
-def _wait_for(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_fifty_requests_at_once_build_the_first_copy_once(background):
@@ -63,7 +57,7 @@ def test_a_change_serves_the_previous_copy_while_one_rebuild_runs(background):
     assert time.monotonic() - started < 0.2  # nobody waited for the build
     assert during == [("v1", 1)] * 20
 
-    _wait_for(lambda: cache.get("k", "v2", builder("v2")) == ("v2", 2))
+    wait_for(lambda: cache.get("k", "v2", builder("v2")) == ("v2", 2), 5, "the background rebuild")
     assert builder.count == 2  # twenty requests, one rebuild
 
 
@@ -85,7 +79,7 @@ def test_a_failed_rebuild_is_retried_in_the_next_request(background):
         raise LookupError("listing deleted")
 
     assert cache.get("k", "v2", broken) == ("v1", 1)
-    _wait_for(lambda: cache._slot("k").value is None)
+    wait_for(lambda: cache._slot("k").value is None, 5, "the background rebuild")
     with pytest.raises(LookupError):
         cache.get("k", "v2", broken)  # the request sees the error itself
 
@@ -108,7 +102,7 @@ def test_keys_beyond_the_limit_forget_the_oldest(settings):
 def test_a_new_process_serves_the_latest_copy_from_elsewhere_and_rebuilds(background):
     cache, builder = StaleWhileRebuild(max_keys=4), Builder()
     assert cache.get("k", "v2", builder("v2"), latest=lambda: ("v1", 0)) == ("v1", 0)
-    _wait_for(lambda: cache.get("k", "v2", builder("v2")) == ("v2", 1))
+    wait_for(lambda: cache.get("k", "v2", builder("v2")) == ("v2", 1), 5, "the background rebuild")
 
 
 def test_without_a_latest_copy_the_first_request_builds(background):
