@@ -101,3 +101,17 @@ def test_home_page_describes_the_site_with_json_ld(client, imported):
     page = client.get(reverse("home")).content.decode()
     assert '"@type": "WebSite"' in page and "search_term_string" in page
     assert '<meta property="og:title" content="Session Communities">' in page
+
+
+def test_json_responses_carry_no_document_policy(client, imported):
+    response = client.get("/listing/all")
+    assert response.status_code == 200
+    assert "Content-Security-Policy" not in response
+    assert response["X-Content-Type-Options"] == "nosniff"  # what keeps JSON from being a page
+
+
+def test_a_report_only_policy_still_reaches_json_responses(client, imported, settings):
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    response = client.get("/listing/all")
+    assert "Content-Security-Policy" not in response
+    assert response["Content-Security-Policy-Report-Only"] == "default-src 'none'"
