@@ -58,7 +58,7 @@ clean:
 bench-crawl: install
 	$(BIN)/python tests/bench/bench_crawl.py $(BENCH_ARGS)
 
-# The listing-provider API under gunicorn with 2,000 rooms and 50 clients: req/s, p50, p99 for
+# The listing-provider API under granian with 2,000 rooms and 50 clients: req/s, p50, p99 for
 # GET /listing/all, a 304 and the onion endpoint, and the ratios, driven by wrk
 # (tests/bench/bench_api.py).
 bench-api: install

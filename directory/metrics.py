@@ -3,7 +3,7 @@
 `MetricsMiddleware` counts and times every request; `listings_api.lsrpc` counts onion requests
 by outcome; `DatabaseCollector` reads the directory's state (crawls, servers, rooms) from the
 database at each scrape, so those numbers are right whichever process answers. With
-`PROMETHEUS_MULTIPROC_DIR` set (several gunicorn workers), prometheus_client keeps each
+`PROMETHEUS_MULTIPROC_DIR` set (several web workers), prometheus_client keeps each
 process's counters in files there and `/metrics` adds them up.
 """
 

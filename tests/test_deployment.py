@@ -32,13 +32,14 @@ def test_compose_defines_the_production_services():
 
 def test_compose_runs_the_projects_real_commands():
     services = _compose()["services"]
-    assert _command(services["web"])[:2] == ["gunicorn", "directory.wsgi"]
+    web = _command(services["web"])
+    assert web[:4] == ["granian", "--interface", "wsgi", "directory.wsgi:application"]
     assert _command(services["worker"])[:4] == ["celery", "-A", "directory", "worker"]
     assert _command(services["beat"])[:4] == ["celery", "-A", "directory", "beat"]
     migrate = _command(services["migrate"])
     assert migrate[:2] == ["python", "manage.py"] and migrate[2] in get_commands()
     assert (REPO / services["web"]["build"]["dockerfile"]).exists()
-    import directory.wsgi  # the module gunicorn loads
+    import directory.wsgi  # the module granian loads
 
     assert callable(directory.wsgi.application)
 

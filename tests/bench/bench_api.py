@@ -1,16 +1,16 @@
-"""`make bench-api`: the listing provider under gunicorn with 2,000 rooms and 50 clients.
+"""`make bench-api`: the listing provider under granian with 2,000 rooms and 50 clients.
 
     .venv/bin/python tests/bench/bench_api.py [--rooms 2000] [--clients 50] [--seconds 10]
 
 Builds a throw-away directory (SQLite and a file cache in a temporary VAR_DIR, or
-BENCH_DATABASE_URL / BENCH_REDIS_URL), fills it with copies of the demo snapshot's rooms,
-starts gunicorn on a loopback port and drives it with wrk (keep-alive connections, see
-tests/bench/wrk.py). It prints requests per second and latency (p50, p99) for
-`GET /listing/all` (cached), the same gzip-encoded, a 304 revalidation and the same request
-through `POST /oxen/v4/lsrpc` (both schemes, requests built as a Session client builds them),
-and the onion/direct cost ratios. Before the clock starts, one onion reply of each kind is
-decrypted and compared byte for byte with the direct body. Throttling is off: this measures
-serving, not the limiter. Not collected by pytest.
+BENCH_DATABASE_URL / BENCH_REDIS_URL), fills it with copies of the demo snapshot's rooms, starts
+the web server (granian, as docker-compose runs it) on a loopback port and drives it with wrk
+(keep-alive connections, see tests/bench/wrk.py). It prints requests per second and latency
+(p50, p99) for `GET /listing/all` (cached), the same gzip-encoded, a 304 revalidation and the
+same request through `POST /oxen/v4/lsrpc` (both schemes, requests built as a Session client
+builds them), and the onion/direct cost ratios. Before the clock starts, one onion reply of each
+kind is decrypted and compared byte for byte with the direct body. Throttling is off: this
+measures serving, not the limiter. Not collected by pytest.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.bench.wrk import WrkResult, ensure_wrk, run_wrk  # noqa: E402 - after the path
-from tests.support.processes import free_port  # noqa: E402
+from tests.support.processes import free_port, web_server  # noqa: E402
 
 SNAPSHOT = REPO / "fixtures" / "snapshot" / "servers.json"
 
@@ -133,17 +133,9 @@ def _seed_activity(rooms, now) -> None:
     )
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "gunicorn", "directory.wsgi",
-        "--bind", f"127.0.0.1:{port}",
-        "--worker-class", "gthread",
-        "--workers", str(workers),
-        "--threads", str(threads),
-        "--keep-alive", "30",
-        "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, env=env, cwd=REPO)
+def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    """The web server as docker-compose runs it (granian), answering on `port`."""
+    server = subprocess.Popen(web_server(port, workers=workers, threads=threads), env=env, cwd=REPO)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -153,7 +145,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
         except OSError:
             time.sleep(0.2)
     server.terminate()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit("the web server did not start")
 
 
 def fetch(host: str, port: int, method: str, path: str, body: bytes | None = None):
@@ -209,7 +201,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="per worker")
     args = parser.parse_args()
 
     ensure_wrk()
@@ -219,7 +211,7 @@ def main() -> None:
     try:
         prepare_database(env, args.rooms)
         port = free_port()
-        server = start_gunicorn(env, port, args.workers, args.threads)
+        server = start_server(env, port, args.workers, args.threads)
         report(port, env, args)
     finally:
         if server is not None:
@@ -243,7 +235,8 @@ def report(port: int, env: dict[str, str], args) -> None:
     zipped = len(gzip.compress(body, compresslevel=6))
     print(
         f"GET /listing/all: {rooms} rooms, {len(body) / 1e6:.2f} MB ({zipped / 1e6:.2f} MB gzip);"
-        f" gunicorn gthread {args.workers}x{args.threads}; wrk, {args.seconds:g} s per line;"
+        f" granian {args.workers} workers x {args.threads} thread(s);"
+        f" wrk, {args.seconds:g} s per line;"
         f" {os.cpu_count()} CPUs shared by server and load",
         flush=True,
     )

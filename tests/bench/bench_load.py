@@ -3,13 +3,13 @@
     .venv/bin/python tests/bench/bench_load.py [--rooms 2000] [--clients 50] [--seconds 30]
 
 A throw-away directory with 2,000 rooms (SQLite in a temporary VAR_DIR, or BENCH_DATABASE_URL /
-BENCH_REDIS_URL) is served by gunicorn. Meanwhile a simulated network of SOGS servers on loopback
-(the one `make bench-crawl` uses: live, slow, dead and hostile servers) is crawled again and again
-with `manage.py crawl --source`, so the database is written and the caches change under the load.
-wrk then drives the home page, a room page and `GET /listing/all` (the JSON body of 2,000 rooms,
-gzip as clients ask for it) one after the other, each with 50 keep-alive connections for 30 s,
-and the script prints requests/s, p50/p99 latency and errors for each, and how many crawls ran.
-Not collected by pytest.
+BENCH_REDIS_URL) is served by granian, as docker-compose runs it. Meanwhile a simulated network
+of SOGS servers on loopback (the one `make bench-crawl` uses: live, slow, dead and hostile
+servers) is crawled again and again with `manage.py crawl --source`, so the database is written
+and the caches change under the load. wrk then drives the home page, a room page and `GET
+/listing/all` (the JSON body of 2,000 rooms, gzip as clients ask for it) one after the other,
+each with 50 keep-alive connections for 30 s, and the script prints requests/s, p50/p99 latency
+and errors for each, and how many crawls ran. Not collected by pytest.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.bench.bench_api import (  # noqa: E402 - after the path
     bench_environment,
     fetch,
     prepare_database,
-    start_gunicorn,
+    start_server,
 )
 from tests.bench.bench_crawl import _network  # noqa: E402
 from tests.bench.wrk import ensure_wrk, run_wrk  # noqa: E402
@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--servers", type=int, default=100, help="simulated SOGS crawled")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="per worker")
     args = parser.parse_args()
 
     ensure_wrk()
@@ -105,7 +105,7 @@ def main() -> None:
             check=True,
         )
         port = free_port()
-        server = start_gunicorn(env, port, args.workers, args.threads)
+        server = start_server(env, port, args.workers, args.threads)
         base = f"http://127.0.0.1:{port}"
         room_path = _a_room_page(base)
         pages = [
@@ -116,7 +116,7 @@ def main() -> None:
         for _, path, _headers in pages:  # warm the caches, as a running site's are
             fetch("127.0.0.1", port, "GET", path)
         print(
-            f"{args.rooms} rooms; gunicorn gthread {args.workers}x{args.threads}; "
+            f"{args.rooms} rooms; granian {args.workers} workers x {args.threads} thread(s); "
             f"{args.clients} connections x {args.seconds:g} s per page; a crawl of "
             f"{args.servers} simulated servers runs in a loop; {os.cpu_count()} CPUs for all",
             flush=True,

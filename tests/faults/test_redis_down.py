@@ -1,4 +1,4 @@
-"""Redis killed under a running site (gunicorn, a Celery worker with beat, a private redis-server
+"""Redis killed under a running site (granian, a Celery worker with beat, a private redis-server
 really stopped and started): the website and the JSON API answer from the database, within a
 bound and with the same content; a submission is saved and waits for its check; once Redis is
 back, beat queues the check again, the worker runs it and the cache fills again."""
@@ -21,10 +21,18 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError
 
 from directory.lib.onion import x25519_pubkey
+from listings_api.caching import CACHE_PREFIX
 from tests.api.onion_client import OnionClient
 from tests.conftest import SNAPSHOT
 from tests.faults.conftest import SharedDatabase
-from tests.support.processes import Processes, django_env, free_port, manage, wait_for
+from tests.support.processes import (
+    Processes,
+    django_env,
+    free_port,
+    manage,
+    wait_for,
+    web_server,
+)
 from tests.support.proxy import LoopbackProxy
 from tests.support.redis_server import RedisServer
 from tests.support.sogs import room
@@ -45,7 +53,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 class Site:
-    """The site under gunicorn, asked over HTTP; every answer's time is recorded by label."""
+    """The site under granian, asked over HTTP; every answer's time is recorded by label."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -145,13 +153,6 @@ def _environment(db: SharedDatabase, redis_server: RedisServer, proxy: str, var:
     )
 
 
-def _gunicorn(port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "gunicorn", "directory.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--worker-class", "gthread", "--workers", "1", "--threads", "4", "--timeout", "60",
-    ]  # fmt: skip
-
-
 def _worker_with_beat(schedule: Path) -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "directory", "worker", "--beat",
@@ -172,16 +173,16 @@ def test_the_site_answers_from_the_database_while_redis_is_down(
     assert imported.returncode == 0, imported.stderr[-3000:]
     site = Site(free_port())
     with Processes(tmp_path) as processes:
-        processes.start("web", _gunicorn(site.port), env)
+        processes.start("web", web_server(site.port, threads=4), env)
         processes.start("worker", _worker_with_beat(tmp_path / "var" / "beat-schedule"), env)
-        wait_for(lambda: _answers(site), 60, "gunicorn to answer")
+        wait_for(lambda: _answers(site), 60, "the web server to answer")
 
         # Redis up: the answers to compare with, and the cache in use.
         room_path = COMMUNITY_LINK.search(site.get("warm", "/").text).group(1)
         before = _pages(site, "up", room_path)
         onion_before = site.onion("up", "/listings")
         assert onion_before == (200, before["/listings"].content)
-        assert _cache_keys(redis_server, "web:home:") and _cache_keys(redis_server, "lp:v1:")
+        assert _cache_keys(redis_server, "web:home:") and _cache_keys(redis_server, CACHE_PREFIX)
         processes.wait_for_output("worker", r"ready\.", timeout=60)
 
         # Redis stuck (stopped, its connections open): every wait is a socket timeout.
@@ -192,7 +193,7 @@ def test_the_site_answers_from_the_database_while_redis_is_down(
         finally:
             os.kill(redis_server.process.pid, signal.SIGCONT)
 
-        # Redis down, and gunicorn's worker replaced (HUP), so nothing is in any process's
+        # Redis down, and the web worker replaced (HUP), so nothing is in any process's
         # memory: everything answers from the database, in time, with the same content.
         redis_server.kill()
         _reload_workers(processes)
@@ -240,17 +241,16 @@ def test_the_site_answers_from_the_database_while_redis_is_down(
 
 
 def _reload_workers(processes: Processes) -> None:
-    """gunicorn's HUP: new workers (empty memory) replace the old ones."""
-    booted = re.compile(r"Booting worker with pid: (\d+)")
-    (old,) = booted.findall(processes.output("web"))
+    """granian's HUP: a new worker (empty memory) replaces the old one."""
+    spawned = re.compile(r"Spawning worker-1 with PID: (\d+)")
     os.kill(processes.started["web"].pid, signal.SIGHUP)
     wait_for(
         lambda: (
-            len(booted.findall(processes.output("web"))) == 2
-            and f"Worker exiting (pid: {old})" in processes.output("web")
+            len(spawned.findall(processes.output("web"))) == 2
+            and "Stopped old worker-1" in processes.output("web")
         ),
         30,
-        "gunicorn's new worker",
+        "the new web worker",
     )
 
 

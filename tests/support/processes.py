@@ -1,5 +1,6 @@
-"""Real processes for fault tests: a private PostgreSQL cluster, `manage.py` commands, Celery
-workers and beats. Each process leads its own process group, so a kill reaches its children too.
+"""Real processes for fault tests: a private PostgreSQL cluster, `manage.py` commands, the web
+server, Celery workers and beats. Each process leads its own process group, so a kill reaches
+its children too.
 
     cluster = PostgresCluster.create(postgres_bin())   # initdb + start: temp folder, free port
     cluster.restart()                                  # pg_ctl restart -m fast: sessions die
@@ -174,6 +175,15 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.
         timeout=timeout,
         check=False,
     )
+
+
+def web_server(port: int, *, workers: int = 1, threads: int = 1) -> list[str]:
+    """The web server as docker-compose runs it (granian, WSGI) on a loopback port."""
+    return [
+        sys.executable, "-m", "granian", "--interface", "wsgi", "directory.wsgi:application",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--blocking-threads", str(threads), "--no-access-log",
+    ]  # fmt: skip
 
 
 def celery_worker(name: str, *, concurrency: int = 1) -> list[str]:
