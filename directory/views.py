@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import partial
 
 import segno
 from celery import current_app
@@ -182,9 +183,23 @@ def _room_json_ld(request: HttpRequest, room: Room) -> dict:
     }
 
 
+# Whole room pages per address and data version: like the home page, the same for everyone
+# (the report form, with its CSRF token, has a page of its own).
+_room_pages: StaleWhileRebuild[bytes] = StaleWhileRebuild(max_keys=512)
+
+
 @require_safe
 def room_detail(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
-    room = _public_room(pubkey, token)
+    version = browse.data_fingerprint()
+    reported = request.GET.get("reported") == "1"
+    # Other query strings get the same page: they must not multiply the copies kept.
+    key = f"{cache.key_prefix}:{request.build_absolute_uri(request.path)}:{reported}"
+    build = partial(_render_room, request, pubkey, token, reported)
+    return HttpResponse(_room_pages.get(key, version, build))
+
+
+def _render_room(request: HttpRequest, pubkey: str, token: str, reported: bool) -> bytes:
+    room = _public_room(pubkey, token)  # a 404 is raised, never kept
     days = browse.server_days_up(room.server)
     context = {
         "room": room,
@@ -192,12 +207,12 @@ def room_detail(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
         "offline": browse.is_offline(room),
         "history": browse.room_history(room),
         "server_uptime": browse.uptime_percent(days, room.server.first_seen),
-        "report_form": ReportForm(),
         "json_ld": _room_json_ld(request, room),
-        "reported": request.GET.get("reported") == "1",
+        "page_url": request.build_absolute_uri(request.path),
+        "reported": reported,
     }
     context["has_history"] = any(day.active_users is not None for day in context["history"])
-    return render(request, "directory/room.html", context)
+    return render_to_string("directory/room.html", context, request).encode()
 
 
 @require_safe
@@ -248,9 +263,12 @@ def rate_limited(request: HttpRequest, scope: str, per_hour: int) -> bool:
     return count is not None and count > per_hour
 
 
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def room_report(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
+    """The report form (GET) and its handling (POST): reports go to the moderators' queue."""
     room = _public_room(pubkey, token)
+    if request.method != "POST":
+        return render(request, "directory/report.html", {"room": room, "form": ReportForm()})
     form = ReportForm(request.POST)
     if rate_limited(request, "report", settings.WEB_REPORTS_PER_HOUR):
         return render(request, "directory/limited.html", status=429)

@@ -25,6 +25,7 @@ from typing import Generic, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.http import Http404
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,19 @@ class StaleWhileRebuild(Generic[T]):
         if slot.value is None or not settings.REBUILD_IN_BACKGROUND:
             with slot.lock:  # single flight: the first request builds, the others wait
                 if slot.value is None or slot.version != version:
-                    self._store(slot, version, build())
+                    try:
+                        self._store(slot, version, build())
+                    except Exception:
+                        self._forget_empty(key, slot)  # a 404 must not take a place
+                        raise
                 return slot.value
         self._start_rebuild(slot, version, build)
         return slot.value
+
+    def _forget_empty(self, key: str, slot: _Slot[T]) -> None:
+        with self._guard:
+            if slot.value is None and self._slots.get(key) is slot:
+                del self._slots[key]
 
     def _store(self, slot: _Slot[T], version: str, value: T) -> None:
         slot.value, slot.version, slot.built_at = value, version, time.monotonic()
@@ -102,6 +112,10 @@ class StaleWhileRebuild(Generic[T]):
             value = build()
             with slot.lock:
                 self._store(slot, version, value)
+        except Http404:
+            # Gone since (a room hidden, a listing deleted): the next request answers 404.
+            with slot.lock:
+                slot.value = slot.version = None
         except Exception:
             # Built again in the next request, which then sees the error itself (a listing
             # that was deleted answers 404, not its old body forever).

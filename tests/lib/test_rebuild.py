@@ -108,3 +108,16 @@ def test_a_new_process_serves_the_latest_copy_from_elsewhere_and_rebuilds(backgr
 def test_without_a_latest_copy_the_first_request_builds(background):
     cache, builder = StaleWhileRebuild(max_keys=4), Builder()
     assert cache.get("k", "v1", builder("v1"), latest=lambda: None) == ("v1", 1)
+
+
+def test_a_first_build_that_fails_takes_no_place(settings):
+    cache, builder = StaleWhileRebuild(max_keys=2), Builder()
+    cache.get("page", "v", builder("v"))
+
+    def missing():
+        raise LookupError("no such room")
+
+    for key in ("nope-1", "nope-2", "nope-3"):
+        with pytest.raises(LookupError):
+            cache.get(key, "v", missing)
+    assert set(cache._slots) == {"page"}

@@ -194,6 +194,7 @@ def test_room_page_on_a_phone_in_light_mode(open_page):
     page = watched.page
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     watched.shot("room-phone-light")
+    page.get_by_role("link", name="Tell the moderators").click()
     page.get_by_label("What is wrong?").select_option("dead")
     page.get_by_role("button", name="Send report").click()
     expect(page.get_by_text("Thank you")).to_be_visible()

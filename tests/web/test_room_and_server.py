@@ -124,3 +124,35 @@ def test_icons_are_our_own_copies_and_blurred_for_adult_rooms(client, room, sett
     response = client.get(icon_url)
     assert response.status_code == 200
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_room_page_is_the_same_for_everyone_and_sets_no_cookie(client, room):
+    first = client.get(room.get_absolute_url())
+    again = client.get(room.get_absolute_url() + "?utm_source=elsewhere")
+    assert first.content == again.content
+    assert not first.cookies and not again.cookies
+    canonical = f'<link rel="canonical" href="http://testserver{room.get_absolute_url()}">'
+    assert canonical in first.content.decode()
+
+
+def test_room_page_shows_an_edit_at_once(client, room):
+    client.get(room.get_absolute_url())
+    room.age_rating = AgeRating.NSFW
+    room.save()
+    assert b"rated or flagged as adult" in client.get(room.get_absolute_url()).content
+
+
+def test_hidden_room_page_is_gone_at_once(client, room):
+    assert client.get(room.get_absolute_url()).status_code == 200
+    room.hidden = True
+    room.save()
+    assert client.get(room.get_absolute_url()).status_code == 404
+
+
+def test_report_form_has_its_own_page_linked_from_the_room(client, room):
+    url = reverse("room_report", kwargs={"pubkey": room.server.pubkey, "token": room.token})
+    assert f'href="{url}"' in client.get(room.get_absolute_url()).content.decode()
+    form = client.get(url)
+    assert form.status_code == 200
+    assert b'name="csrfmiddlewaretoken"' in form.content
+    assert b'name="kind"' in form.content
