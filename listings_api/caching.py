@@ -30,7 +30,7 @@ from django.utils.http import http_date
 from directory.lib.rebuild import StaleWhileRebuild
 from directory.models import CrawlRun, Listing, Room, RoomActivity, RoomTag, Server, Tag
 
-CACHE_PREFIX = "lp:v1:"
+CACHE_PREFIX = "lp:v2:"  # v2: CachedBody.version
 # Below this size gzip costs more than it saves.
 GZIP_MIN_BYTES = 1024
 
@@ -62,12 +62,14 @@ class DataVersion:
 
 @dataclass(frozen=True)
 class CachedBody:
-    """One built JSON body, its gzip form (or None when too small) and its validators."""
+    """One built JSON body, its gzip form (or None when too small), its validators and the
+    data version it was built for."""
 
     body: bytes
     gzipped: bytes | None
     etag: str
     last_modified: datetime | None
+    version: str
 
 
 def _stamps_sql() -> str:
@@ -148,30 +150,31 @@ _bodies: StaleWhileRebuild[CachedBody] = StaleWhileRebuild(max_keys=16)
 
 def cached_body(key: str, build: Callable[[], Any]) -> CachedBody:
     """The body for `key` at the current data version (or, while it is rebuilt in the
-    background, the previous one: see directory/lib/rebuild.py)."""
+    background, the previous one: see directory/lib/rebuild.py).
+
+    The shared cache keeps one entry per key, the newest, whatever its version: a crawl makes a
+    new version every few seconds, and a copy of megabytes per version would fill Redis.
+    """
     version = data_version()
     # The cache's own key prefix goes in too: tests give each test a prefix of its own.
     scope = f"{cache.key_prefix}\x1e{key}"
-
-    latest_key = CACHE_PREFIX + hashlib.sha256(f"{scope}\x1elatest".encode()).hexdigest()
+    cache_key = CACHE_PREFIX + hashlib.sha256(scope.encode()).hexdigest()
 
     def make() -> CachedBody:
-        versioned = f"{scope}\x1e{version.token}"
-        cache_key = CACHE_PREFIX + hashlib.sha256(versioned.encode()).hexdigest()
         entry = cache.get(cache_key)  # another process may have built it already
-        if entry is None:
+        if entry is None or entry.version != version.token:
             entry = _make_entry(encode_json(build()), version)
-            cache.set_many({cache_key: entry, latest_key: entry}, settings.LP_CACHE_SECONDS)
+            cache.set(cache_key, entry, settings.LP_CACHE_SECONDS)
         return entry
 
-    return _bodies.get(scope, version.token, make, latest=lambda: cache.get(latest_key))
+    return _bodies.get(scope, version.token, make, latest=lambda: cache.get(cache_key))
 
 
 def _make_entry(body: bytes, version: DataVersion) -> CachedBody:
     # The ETag hashes the bytes themselves: equal bodies always share one, across versions.
     etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
     gzipped = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
-    return CachedBody(body, gzipped, etag, version.last_modified)
+    return CachedBody(body, gzipped, etag, version.last_modified, version.token)
 
 
 def json_response(request: HttpRequest, entry: CachedBody) -> HttpResponse:
@@ -196,4 +199,6 @@ def json_response(request: HttpRequest, entry: CachedBody) -> HttpResponse:
     conditional = get_conditional_response(
         request, etag=entry.etag, last_modified=last_modified, response=response
     )
+    # What the answer was made from: the onion endpoint reuses answers made from current data.
+    conditional.lp_data_version = entry.version
     return conditional

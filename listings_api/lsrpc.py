@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
+from collections import OrderedDict
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -40,7 +44,7 @@ from directory.lib.onion import (
 )
 from directory.metrics import ONION_REQUESTS
 from listings_api.api_urls import json_urlpatterns
-from listings_api.caching import encode_json
+from listings_api.caching import data_version, encode_json
 from listings_api.keys import provider_privkey
 
 log = logging.getLogger(__name__)
@@ -100,6 +104,7 @@ def onion_request(request: HttpRequest) -> HttpResponseBase:
     chunks = opened.encrypt_reply_chunks(handle_payload(request, opened.payload))
     # Streamed as the chunks it was encrypted in: a reply of megabytes is never copied again.
     response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
+    response._csp_exempt = True  # ciphertext, not a document: no policy to build
     response["Content-Length"] = str(sum(len(chunk) for chunk in chunks))
     ONION_REQUESTS.labels("ok").inc()
     return response
@@ -148,8 +153,77 @@ def handle_payload(outer: HttpRequest, payload: bytes) -> list[bytes]:
         return v4_response_parts(500, JSON_HEADERS, encode_json({"detail": "Internal error."}))
 
 
+class ReplyCache:
+    """The last replies to inner GETs, by data version and everything the answer depends on.
+
+    Every Session client asks for the same few listings: after the first, the answer is the
+    same bytes until the data changes, so the inner request, URL resolution and view are
+    skipped. Only answers made from the current data version are kept (never a body served
+    while its successor is rebuilt), and a new version is a new key.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.replies: OrderedDict[tuple, list[bytes]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> list[bytes] | None:
+        with self.lock:
+            parts = self.replies.get(key)
+            if parts is not None:
+                self.replies.move_to_end(key)
+            return parts
+
+    def put(self, key: tuple, parts: list[bytes]) -> None:
+        with self.lock:
+            self.replies[key] = parts
+            self.replies.move_to_end(key)
+            while len(self.replies) > self.size:
+                self.replies.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.replies.clear()
+
+
+_replies = ReplyCache()
+
+
+@receiver(setting_changed)
+def _forget_replies(**kwargs: object) -> None:
+    _replies.clear()  # an answer may depend on any setting (base URL, cache lifetimes...)
+
+
+# The inner headers a listing's answer depends on (encoding, validators, negotiation).
+REPLY_HEADERS = ("accept", "accept-encoding", "if-none-match", "if-modified-since")
+
+
+def _reply_key(outer: HttpRequest, inner: V4Request) -> tuple | None:
+    if inner.method != "GET" or inner.body:
+        return None
+    headers = {name.lower(): value for name, value in inner.headers.items()}
+    # Absolute URLs in the answer start with the outer request's scheme and host.
+    origin = (outer.scheme, outer.META.get("HTTP_HOST", ""), outer.META.get("SERVER_NAME", ""))
+    return (
+        data_version().token,
+        *origin,
+        inner.path,
+        inner.query,
+        *(headers.get(name) for name in REPLY_HEADERS),
+    )
+
+
 def dispatch(outer: HttpRequest, inner: V4Request) -> list[bytes]:
-    """Run the inner request through the JSON endpoint's own view; anything else is a 404."""
+    """The reply of the JSON endpoint's own view (or a recent copy of it, see ReplyCache);
+    anything else is a 404."""
+    key = _reply_key(outer, inner)
+    parts = _replies.get(key) if key is not None else None
+    if parts is None:
+        parts = _run_view(outer, inner, key)
+    return parts
+
+
+def _run_view(outer: HttpRequest, inner: V4Request, key: tuple | None) -> list[bytes]:
     request = inner_request(outer, inner)
     try:
         match = _resolver.resolve(request.path_info)
@@ -159,7 +233,10 @@ def dispatch(outer: HttpRequest, inner: V4Request) -> list[bytes]:
     response = match.func(request, *match.args, **match.kwargs)
     if hasattr(response, "render") and not getattr(response, "is_rendered", True):
         response.render()
-    return v4_response_parts(response.status_code, dict(response.items()), response.content)
+    parts = v4_response_parts(response.status_code, dict(response.items()), response.content)
+    if key is not None and getattr(response, "lp_data_version", None) == key[0]:
+        _replies.put(key, parts)
+    return parts
 
 
 def inner_request(outer: HttpRequest, inner: V4Request) -> WSGIRequest:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.http import http_date
 
 from directory.models import CrawlRun, Listing, Room, Tag
+from listings_api.caching import CACHE_PREFIX, data_version
 
 
 @pytest.mark.parametrize("url", ["/listings", "/listing/all"])
@@ -114,3 +116,21 @@ def test_too_many_requests_get_a_clear_json_429(client, imported, settings):
     assert response.status_code == 429
     assert "throttled" in response.json()["detail"]
     assert int(response["Retry-After"]) > 0
+
+
+def test_the_shared_cache_keeps_one_copy_per_listing_not_one_per_version(
+    client, imported, settings
+):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "one"}
+    }
+    room = Room.objects.public().first()
+    for name in ["first", "second", "third"]:  # three data versions, as during a crawl
+        room.name = name
+        room.save()
+        assert name.encode() in client.get("/listing/all").content
+        client.get("/listing/all?sort=name")
+    # LocMemCache's own keys are "<KEY_PREFIX>:<VERSION>:<key>".
+    entries = [key.split(":", 2)[2] for key in cache._cache if CACHE_PREFIX in key]
+    assert len(entries) == 2
+    assert {cache.get(key).version for key in entries} == {data_version().token}
