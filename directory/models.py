@@ -7,13 +7,14 @@ Crawled fields and curated fields are kept apart: a crawl writes only the fields
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -253,6 +254,16 @@ class RoomQuerySet(models.QuerySet):
         return self.filter(listed_by_server=True, server__last_poll_status=Server.PollStatus.OK)
 
 
+def room_url(name: str, pubkey: str, token: str) -> str:
+    """`reverse()` of a room's URL, remembered: a listing of 2,000 rooms asks for 4,000."""
+    return _room_url(name, pubkey, token, get_script_prefix(), settings.ROOT_URLCONF)
+
+
+@lru_cache(maxsize=16384)
+def _room_url(name: str, pubkey: str, token: str, prefix: str, urlconf: str) -> str:
+    return reverse(name, kwargs={"pubkey": pubkey, "token": token})
+
+
 class Room(models.Model):
     """A Community: one room on one server, identified by (server, lower-cased token)."""
 
@@ -359,7 +370,7 @@ class Room(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("room_detail", kwargs={"pubkey": self.server.pubkey, "token": self.token})
+        return room_url("room_detail", self.server.pubkey, self.token)
 
     @property
     def language_flag(self) -> str:
@@ -370,7 +381,7 @@ class Room(models.Model):
         """Our own copy of the icon, or '' when none is stored."""
         if not self.icon:
             return ""
-        return reverse("room_icon", kwargs={"pubkey": self.server.pubkey, "token": self.token})
+        return room_url("room_icon", self.server.pubkey, self.token)
 
     @property
     def join_url(self) -> str:

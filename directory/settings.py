@@ -200,12 +200,15 @@ CELERY_BEAT_SCHEDULE: dict = {}
 
 # Rooms of a server that stopped answering stay listed (as offline) this long, then leave listings.
 OFFLINE_GRACE_DAYS = env.int("OFFLINE_GRACE_DAYS", default=7)
-# The admin's crawl report: a crawl older than this is flagged stale; rooms found falling by at
-# least this percentage (of at least this many rooms) is flagged as a sudden drop.
 # Pages and listings built from the whole directory: while the data changes (a crawl), serve
 # the previous copy and rebuild it in the background, at most once per this many seconds.
 REBUILD_IN_BACKGROUND = env.bool("REBUILD_IN_BACKGROUND", default=True)
 REBUILD_MIN_SECONDS = env.float("REBUILD_MIN_SECONDS", default=5.0)
+# How often a web process's threads take turns (Python's default: 0.005). Shorter: a request
+# waits less behind a background rebuild (directory/wsgi.py).
+WEB_SWITCH_INTERVAL_SECONDS = env.float("WEB_SWITCH_INTERVAL_SECONDS", default=0.0005)
+# The admin's crawl report: a crawl older than this is flagged stale; rooms found falling by at
+# least this percentage (of at least this many rooms) is flagged as a sudden drop.
 CRAWL_REPORT_STALE_MINUTES = env.int("CRAWL_REPORT_STALE_MINUTES", default=12 * 60)
 CRAWL_REPORT_DROP_PERCENT = env.int("CRAWL_REPORT_DROP_PERCENT", default=30)
 CRAWL_REPORT_MIN_ROOMS = env.int("CRAWL_REPORT_MIN_ROOMS", default=5)
@@ -366,8 +369,8 @@ READY_MAX_CRAWL_AGE_MINUTES = env.float(
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # ...and direct (not proxied) requests from these addresses or networks; anyone else gets 404.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
-# Folder for per-process metric files when several gunicorn workers serve (prometheus_client
-# reads it from the environment at import; empty it before gunicorn starts). Unset: one process.
+# Folder for per-process metric files when several web workers serve (prometheus_client
+# reads it from the environment at import; empty it before granian starts). Unset: one process.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 if "PROMETHEUS_MULTIPROC_DIR" in env.ENVIRON:  # as prometheus_client tests it
     if not PROMETHEUS_MULTIPROC_DIR:

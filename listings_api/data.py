@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Max, Min, Q, QuerySet
+from django.db.models import Count, F, Max, Min, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from directory.lib.languages import language_flag
-from directory.models import Listing, Room, RoomActivity, Server
+from directory.models import Listing, Room, RoomActivity, RoomTag, Server
 
 # Fields of a SOGS `GET /room/<token>` reply (protocol.md §2.4) that we store and pass on.
 SOGS_ROOM_FIELDS = (
@@ -132,7 +132,7 @@ def _filtered_rooms(listing: Listing, filters: RoomFilters) -> QuerySet[Room]:
     return (
         rooms.order_by(*SORTS[filters.sort])
         .select_related("server", "server__preferred_address")
-        .prefetch_related("room_tags__tag")
+        .prefetch_related(Prefetch("room_tags", RoomTag.objects.select_related("tag"), "tag_list"))
     )
 
 
@@ -205,7 +205,7 @@ def room_extra(room: Room, rate: float | None, absolute: Absolute) -> dict[str, 
 def _tags(room: Room) -> list[dict[str, str]]:
     # One entry per tag, even when several origins gave it (prefetched: no query per room).
     seen: dict[int, dict[str, str]] = {}
-    for room_tag in room.room_tags.all():
+    for room_tag in room.tag_list:
         seen.setdefault(room_tag.tag_id, {"text": room_tag.tag.label, "type": room_tag.tag.kind})
     return sorted(seen.values(), key=lambda tag: tag["text"].lower())
 

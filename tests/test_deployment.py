@@ -39,9 +39,23 @@ def test_compose_runs_the_projects_real_commands():
     migrate = _command(services["migrate"])
     assert migrate[:2] == ["python", "manage.py"] and migrate[2] in get_commands()
     assert (REPO / services["web"]["build"]["dockerfile"]).exists()
-    import directory.wsgi  # the module granian loads
 
-    assert callable(directory.wsgi.application)
+
+def test_the_wsgi_module_tunes_the_web_interpreter():
+    # In a child process: importing it here would change the test runner's interpreter.
+    code = (
+        "import gc, sys, directory.wsgi as w;"
+        "print(callable(w.application), sys.getswitchinterval(), gc.get_freeze_count() > 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "WEB_SWITCH_INTERVAL_SECONDS": "0.002", "READ_DOT_ENV_FILE": "false"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "0.002", "True"]
 
 
 def test_compose_app_services_use_postgres_redis_and_a_volume():

@@ -6,6 +6,7 @@ import html
 import re
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -180,3 +181,17 @@ def test_html_per_room_is_smaller_than_the_reference_directory(client, imported,
     rooms = len(names(page))
     assert rooms == Room.objects.public().count()
     assert len(page.content) / rooms < REFERENCE_BYTES_PER_ROOM
+
+
+def test_the_shared_cache_keeps_one_list_per_query_not_one_per_version(client, imported, settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "web"}
+    }
+    room = Room.objects.public().first()
+    for name in ["first", "second", "third"]:  # three data versions, as during a crawl
+        room.name = name
+        room.save()
+        client.get("/?sort=name")
+        client.get("/?sort=newest")
+    entries = [key for key in cache._cache if "web:home:" in key]
+    assert len(entries) == 2
