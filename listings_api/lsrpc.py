@@ -101,11 +101,11 @@ def onion_request(request: HttpRequest) -> HttpResponseBase:
     except OnionError as exc:
         ONION_REQUESTS.labels("bad_envelope").inc()
         return _plain(400, f"Invalid onion request: {type(exc).__name__}.")
-    chunks = opened.encrypt_reply_chunks(handle_payload(request, opened.payload))
-    # Streamed as the chunks it was encrypted in: a reply of megabytes is never copied again.
-    response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
+    reply = opened.encrypt_reply_stream(handle_payload(request, opened.payload))
+    # Streamed as it is encrypted: a reply of megabytes is sent while the rest is encrypted.
+    response = StreamingHttpResponse(reply.chunks, content_type="application/octet-stream")
     response._csp_exempt = True  # ciphertext, not a document: no policy to build
-    response["Content-Length"] = str(sum(len(chunk) for chunk in chunks))
+    response["Content-Length"] = str(reply.length)
     ONION_REQUESTS.labels("ok").inc()
     return response
 

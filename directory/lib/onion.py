@@ -18,7 +18,7 @@ import json
 import os
 import re
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,6 +27,7 @@ import nacl.exceptions
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 from directory.lib import bencode
 
@@ -170,6 +171,14 @@ def _shared_secret(privkey: bytes, pubkey: bytes) -> bytes:
 # --- symmetric channel ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EncryptedStream:
+    """An encrypted blob as chunks to send in order, and its total length."""
+
+    length: int
+    chunks: Iterator[bytes] = field(repr=False)
+
+
 @dataclass(frozen=True, repr=False)  # no repr: it would print the key into logs
 class Channel:
     """The symmetric state of one onion request; both directions share key and scheme."""
@@ -199,18 +208,33 @@ class Channel:
             plaintext, None, nonce, self.key
         )
 
-    def encrypt_chunks(self, parts: Sequence[bytes]) -> list[bytes]:
-        """`encrypt(b"".join(parts))` as chunks whose concatenation is the blob.
+    def encrypt_stream(self, parts: Sequence[bytes], piece: int = 1 << 18) -> EncryptedStream:
+        """`encrypt(b"".join(parts))` as chunks whose concatenation is the blob, and its length.
 
-        For large replies (a listing of megabytes): AES-GCM encrypts part by part, so the
-        plaintext is never joined and the only large copy is the ciphertext itself.
+        For large replies (a listing of megabytes): AES-GCM encrypts `piece` bytes at a time
+        as the chunks are taken, so the server sends one while the next is encrypted, and the
+        plaintext is never joined; XChaCha20-Poly1305 likewise (xchacha20poly1305_chunks). A
+        reply of one piece or less is one chunk, encrypted at once (a server sends a list
+        faster than a generator).
         """
+        length = sum(len(part) for part in parts) + self.enc_type.overhead
         nonce = os.urandom(self.enc_type.nonce_size)
         if self.enc_type is EncType.AES_GCM:
-            encryptor = Cipher(algorithms.AES(self.key), modes.GCM(nonce)).encryptor()
-            chunks = [nonce, *(encryptor.update(part) for part in parts), encryptor.finalize()]
-            return [chunk for chunk in chunks if chunk] + [encryptor.tag]
-        return [nonce, xchacha20poly1305_encrypt(self.key, nonce, b"".join(parts))]
+            chunks = self._gcm_chunks(nonce, parts, piece)
+        else:
+            chunks = xchacha20poly1305_chunks(self.key, nonce, parts, piece)
+        if length <= piece:
+            chunks = iter([b"".join(chunks)])
+        return EncryptedStream(length, chunks)
+
+    def _gcm_chunks(self, nonce: bytes, parts: Sequence[bytes], piece: int) -> Iterator[bytes]:
+        encryptor = Cipher(algorithms.AES(self.key), modes.GCM(nonce)).encryptor()
+        yield nonce
+        for part in parts:
+            view = memoryview(part)
+            for start in range(0, len(view), piece):
+                yield encryptor.update(view[start : start + piece])
+        yield encryptor.finalize() + encryptor.tag  # GCM's finalize adds no bytes
 
     def decrypt(self, blob: bytes) -> bytes:
         """Authenticate and decrypt nonce ‖ ciphertext ‖ tag; AAD is empty in both schemes."""
@@ -246,6 +270,36 @@ def xchacha20poly1305_encrypt(key: bytes, nonce: bytes, plaintext: bytes) -> byt
     last 8 bytes. Same bytes, but large replies skip PyNaCl's zero-filled buffer and copy."""
     subkey = hchacha20(key, nonce[:16])
     return ChaCha20Poly1305(subkey).encrypt(bytes(4) + nonce[16:], plaintext, None)
+
+
+def xchacha20poly1305_chunks(
+    key: bytes, nonce: bytes, parts: Sequence[bytes], piece: int
+) -> Iterator[bytes]:
+    """nonce ‖ xchacha20poly1305_encrypt(key, nonce, b"".join(parts)), `piece` bytes at a time.
+
+    The IETF construction (RFC 8439 §2.8, no AAD) from OpenSSL's ChaCha20 and Poly1305, which
+    both take data incrementally: the Poly1305 key is the keystream's first block (counter 0),
+    the plaintext is encrypted from counter 1, and the tag covers the ciphertext, its padding
+    to 16 bytes and the two lengths. The tests check it against libsodium byte for byte.
+    """
+    subkey, ietf_nonce = hchacha20(key, nonce[:16]), bytes(4) + nonce[16:]
+
+    def keystream(counter: int):
+        nonce16 = struct.pack("<I", counter) + ietf_nonce
+        return Cipher(algorithms.ChaCha20(subkey, nonce16), mode=None).encryptor()
+
+    mac = Poly1305(keystream(0).update(bytes(32)))
+    encryptor, size = keystream(1), 0
+    yield nonce
+    for part in parts:
+        view = memoryview(part)
+        for start in range(0, len(view), piece):
+            sealed = encryptor.update(view[start : start + piece])
+            mac.update(sealed)
+            size += len(sealed)
+            yield sealed
+    mac.update(bytes(-size % 16) + struct.pack("<QQ", 0, size))
+    yield mac.finalize()
 
 
 # --- server side ------------------------------------------------------------------------
@@ -327,9 +381,9 @@ class OpenedRequest:
         """The v4 reply body: the encrypted bytes, sent raw with HTTP 200."""
         return self.channel.encrypt(plaintext)
 
-    def encrypt_reply_chunks(self, parts: Sequence[bytes]) -> list[bytes]:
-        """The v4 reply body as chunks (see `Channel.encrypt_chunks`); send them in order."""
-        return self.channel.encrypt_chunks(parts)
+    def encrypt_reply_stream(self, parts: Sequence[bytes]) -> EncryptedStream:
+        """The v4 reply body as chunks (see `Channel.encrypt_stream`); send them in order."""
+        return self.channel.encrypt_stream(parts)
 
     def encrypt_v3_reply(self, plaintext: bytes) -> bytes:
         """The v3 reply body: base64 text of the encrypted bytes (§4.6)."""
@@ -463,7 +517,7 @@ def build_v4_response(status: int, headers: Mapping[str, str], body: bytes) -> b
 
 def v4_response_parts(status: int, headers: Mapping[str, str], body: bytes) -> list[bytes]:
     """`build_v4_response` as parts whose concatenation is its output, so a large body is
-    never copied into the framing (pair it with `encrypt_reply_chunks`)."""
+    never copied into the framing (pair it with `encrypt_reply_stream`)."""
     framed = build_v4_response(status, headers, b"")
     # build_v4_response(..., b"") ends with b"0:e": keep the metadata, frame the body here.
     return [framed[: -len(b"0:e")], b"%d:" % len(body), body, b"e"]

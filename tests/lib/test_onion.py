@@ -788,12 +788,15 @@ def test_v4_response_parts_join_to_the_built_response(
 
 
 @pytest.mark.parametrize("enc_type", list(EncType))
-@given(st.lists(st.binary(max_size=200), max_size=5))
-def test_chunked_reply_decrypts_like_a_whole_one(enc_type: EncType, parts: list[bytes]) -> None:
+@given(st.lists(st.binary(max_size=200), max_size=5), st.integers(1, 64))
+def test_streamed_reply_decrypts_like_a_whole_one(
+    enc_type: EncType, parts: list[bytes], piece: int
+) -> None:
     body, session = onion.build_request(SERVER_PUBKEY, b"payload", enc_type)
     opened = onion.open_request(body, SERVER_PRIVKEY)
-    blob = b"".join(opened.encrypt_reply_chunks(parts))
-    assert len(blob) == len(b"".join(parts)) + enc_type.overhead
+    stream = opened.channel.encrypt_stream(parts, piece)
+    blob = b"".join(stream.chunks)
+    assert len(blob) == stream.length == len(b"".join(parts)) + enc_type.overhead
     assert session.decrypt_response(blob) == b"".join(parts)
 
 
@@ -801,6 +804,21 @@ def test_chunked_reply_decrypts_like_a_whole_one(enc_type: EncType, parts: list[
 def test_openssl_xchacha20_matches_libsodium(key: bytes, nonce: bytes, plaintext: bytes) -> None:
     expected = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, None, nonce, key)
     assert onion.xchacha20poly1305_encrypt(key, nonce, plaintext) == expected
+
+
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.binary(min_size=24, max_size=24),
+    st.lists(st.binary(max_size=300), max_size=4),
+    st.integers(1, 100),
+)
+def test_piecewise_xchacha20_matches_libsodium(key, nonce, parts, piece) -> None:
+    expected = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        b"".join(parts), None, nonce, key
+    )
+    chunks = list(onion.xchacha20poly1305_chunks(key, nonce, parts, piece))
+    assert chunks[0] == nonce
+    assert b"".join(chunks[1:]) == expected
 
 
 def test_hchacha20_matches_the_rfc_draft_vector() -> None:
