@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +73,12 @@ def run_wrk(
     threads: int = 2,
     headers: dict[str, str] | None = None,
     bodies: list[bytes] | None = None,
+    settle: float = 1.0,
 ) -> WrkResult:
-    """Drive `url` for `seconds` with `connections` keep-alive connections."""
+    """Drive `url` for `seconds` with `connections` keep-alive connections, after `settle`
+    seconds of quiet (so one run's aftermath, such as the memory a run of megabyte bodies
+    churned, is not measured in the next)."""
+    time.sleep(settle)
     command = [
         ensure_wrk(), "--latency", "--timeout", "10s",
         "-t", str(min(threads, connections)), "-c", str(connections), "-d", f"{seconds:g}s",
