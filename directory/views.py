@@ -90,20 +90,18 @@ _home_results: StaleWhileRebuild[dict] = StaleWhileRebuild(max_keys=64)
 
 def _cached_results(query: browse.RoomQuery) -> dict:
     """The rendered list and filter menus, cached until the data changes."""
-    version = browse.data_fingerprint()
-    # One shared entry per query, the newest (with its version): not one per version.
-    key = f"web:home:{query.cache_key()}"
 
     def make() -> dict:
-        cached = cache.get(key)  # another process may have rendered it already
-        if cached is None or cached.get("version") != version:
-            results = render_to_string("directory/_results.html", _results_context(query))
-            cached = {"results": results, "version": version, **_filter_choices()}
-            cache.set(key, cached, settings.WEB_HOME_CACHE_SECONDS)
-        return cached
+        results = render_to_string("directory/_results.html", _results_context(query))
+        return {"results": results, **_filter_choices()}
 
-    slot = f"{cache.key_prefix}:{query.cache_key()}"
-    return _home_results.get(slot, version, make, latest=lambda: cache.get(key))
+    return _home_results.get_shared(
+        f"{cache.key_prefix}:{query.cache_key()}",
+        browse.data_fingerprint(),
+        make,
+        cache_key=f"web:home:{query.cache_key()}",
+        timeout=settings.WEB_HOME_CACHE_SECONDS,
+    )
 
 
 def _site_json_ld(request: HttpRequest) -> dict:

@@ -30,7 +30,7 @@ from django.utils.http import http_date
 from directory.lib.rebuild import StaleWhileRebuild
 from directory.models import CrawlRun, Listing, Room, RoomActivity, RoomTag, Server, Tag
 
-CACHE_PREFIX = "lp:v2:"  # v2: CachedBody.version
+CACHE_PREFIX = "lp:v2:"  # v2: (version, CachedBody), one entry per key
 # Below this size gzip costs more than it saves.
 GZIP_MIN_BYTES = 1024
 
@@ -188,22 +188,18 @@ def cached_body(key: str, build: Callable[[], Any]) -> CachedBody:
     """The body for `key` at the current data version (or, while it is rebuilt in the
     background, the previous one: see directory/lib/rebuild.py).
 
-    The shared cache keeps one entry per key, the newest, whatever its version: a crawl makes a
-    new version every few seconds, and a copy of megabytes per version would fill Redis.
+    Processes share the newest copy through the cache (StaleWhileRebuild.get_shared).
     """
     version = data_version()
     # The cache's own key prefix goes in too: tests give each test a prefix of its own.
     scope = f"{cache.key_prefix}\x1e{key}"
-    cache_key = CACHE_PREFIX + hashlib.sha256(scope.encode()).hexdigest()
-
-    def make() -> CachedBody:
-        entry = cache.get(cache_key)  # another process may have built it already
-        if entry is None or entry.version != version.token:
-            entry = _make_entry(encode_json(build()), version)
-            cache.set(cache_key, entry, settings.LP_CACHE_SECONDS)
-        return entry
-
-    return _bodies.get(scope, version.token, make, latest=lambda: cache.get(cache_key))
+    return _bodies.get_shared(
+        scope,
+        version.token,
+        lambda: _make_entry(encode_json(build()), version),
+        cache_key=CACHE_PREFIX + hashlib.sha256(scope.encode()).hexdigest(),
+        timeout=settings.LP_CACHE_SECONDS,
+    )
 
 
 def _make_entry(body: bytes, version: DataVersion) -> CachedBody:

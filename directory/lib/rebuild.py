@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import close_old_connections, connections
 from django.http import Http404
 
@@ -90,6 +91,29 @@ class StaleWhileRebuild(Generic[T]):
         self._start_rebuild(slot, version, build)
         return slot.value
 
+    def get_shared(
+        self, key: str, version: str, build: Callable[[], T], *, cache_key: str, timeout: float
+    ) -> T:
+        """`get`, with the newest copy shared between processes through Django's cache, kept
+        with its version under `cache_key`: one entry per key, not one per version (a crawl
+        makes a new version every few seconds). A process takes another's build of the same
+        version instead of building it again, and one that just started serves the newest at
+        once while it rebuilds."""
+
+        def make() -> T:
+            found = cache.get(cache_key)
+            if found is not None and found[0] == version:
+                return found[1]
+            value = build()
+            cache.set(cache_key, (version, value), timeout)
+            return value
+
+        def latest() -> T | None:
+            found = cache.get(cache_key)
+            return None if found is None else found[1]
+
+        return self.get(key, version, make, latest=latest)
+
     def _forget_empty(self, key: str, slot: _Slot[T]) -> None:
         with self._guard:
             if slot.value is None and self._slots.get(key) is slot:
@@ -112,14 +136,12 @@ class StaleWhileRebuild(Generic[T]):
             value = build()
             with slot.lock:
                 self._store(slot, version, value)
-        except Http404:
-            # Gone since (a room hidden, a listing deleted): the next request answers 404.
-            with slot.lock:
-                slot.value = slot.version = None
-        except Exception:
+        except Exception as error:
             # Built again in the next request, which then sees the error itself (a listing
-            # that was deleted answers 404, not its old body forever).
-            log.exception("background rebuild failed")
+            # that was deleted answers 404, not its old body forever). A 404 is no failure:
+            # the room or listing is gone since (hidden, deleted).
+            if not isinstance(error, Http404):
+                log.exception("background rebuild failed")
             with slot.lock:
                 slot.value = slot.version = None
         finally:

@@ -133,4 +133,4 @@ def test_the_shared_cache_keeps_one_copy_per_listing_not_one_per_version(
     # LocMemCache's own keys are "<KEY_PREFIX>:<VERSION>:<key>".
     entries = [key.split(":", 2)[2] for key in cache._cache if CACHE_PREFIX in key]
     assert len(entries) == 2
-    assert {cache.get(key).version for key in entries} == {data_version().token}
+    assert {cache.get(key)[1].version for key in entries} == {data_version().token}

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from django.core.cache import caches
 
 from directory.lib.rebuild import StaleWhileRebuild
 from tests.support.processes import wait_for
@@ -121,3 +122,16 @@ def test_a_first_build_that_fails_takes_no_place(settings):
         with pytest.raises(LookupError):
             cache.get(key, "v", missing)
     assert set(cache._slots) == {"page"}
+
+
+def test_processes_share_one_copy_per_key_through_the_cache(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "sw"}
+    }
+    first, second = StaleWhileRebuild(max_keys=4), StaleWhileRebuild(max_keys=4)  # 2 processes
+    builder = Builder()
+    shared = {"cache_key": "page", "timeout": 60}
+    assert first.get_shared("k", "v1", builder("v1"), **shared) == ("v1", 1)
+    assert second.get_shared("k", "v1", builder("v1"), **shared) == ("v1", 1)  # not built again
+    assert second.get_shared("k", "v2", builder("v2"), **shared) == ("v2", 2)
+    assert caches["default"].get("page") == ("v2", ("v2", 2))  # the newest only
