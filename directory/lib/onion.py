@@ -230,10 +230,8 @@ class Channel:
     def _gcm_chunks(self, nonce: bytes, parts: Sequence[bytes], piece: int) -> Iterator[bytes]:
         encryptor = Cipher(algorithms.AES(self.key), modes.GCM(nonce)).encryptor()
         yield nonce
-        for part in parts:
-            view = memoryview(part)
-            for start in range(0, len(view), piece):
-                yield encryptor.update(view[start : start + piece])
+        for chunk in _pieces(parts, piece):
+            yield encryptor.update(chunk)
         yield encryptor.finalize() + encryptor.tag  # GCM's finalize adds no bytes
 
     def decrypt(self, blob: bytes) -> bytes:
@@ -272,6 +270,14 @@ def xchacha20poly1305_encrypt(key: bytes, nonce: bytes, plaintext: bytes) -> byt
     return ChaCha20Poly1305(subkey).encrypt(bytes(4) + nonce[16:], plaintext, None)
 
 
+def _pieces(parts: Sequence[bytes], piece: int) -> Iterator[memoryview]:
+    """The parts cut in slices of at most `piece` bytes, without copying them."""
+    for part in parts:
+        view = memoryview(part)
+        for start in range(0, len(view), piece):
+            yield view[start : start + piece]
+
+
 def xchacha20poly1305_chunks(
     key: bytes, nonce: bytes, parts: Sequence[bytes], piece: int
 ) -> Iterator[bytes]:
@@ -291,13 +297,11 @@ def xchacha20poly1305_chunks(
     mac = Poly1305(keystream(0).update(bytes(32)))
     encryptor, size = keystream(1), 0
     yield nonce
-    for part in parts:
-        view = memoryview(part)
-        for start in range(0, len(view), piece):
-            sealed = encryptor.update(view[start : start + piece])
-            mac.update(sealed)
-            size += len(sealed)
-            yield sealed
+    for chunk in _pieces(parts, piece):
+        sealed = encryptor.update(chunk)
+        mac.update(sealed)
+        size += len(sealed)
+        yield sealed
     mac.update(bytes(-size % 16) + struct.pack("<QQ", 0, size))
     yield mac.finalize()
 
