@@ -26,9 +26,12 @@ VECTORS = json.loads(next(path for path in _VECTOR_FILES if path.exists()).read_
 ENVELOPE_CASES = [case for case in VECTORS["cases"] if "envelope_hex" in case]
 
 
-def onion_get(post_onion, endpoint, enc_type="aes-gcm", headers=None, pubkey=PROVIDER_PUBKEY_HEX):
+def onion_get(
+    post_onion, endpoint, enc_type="aes-gcm", headers=None, pubkey=PROVIDER_PUBKEY_HEX, **outer
+):
+    """The decrypted (code, headers, body); `outer` goes to the outer request (e.g. HTTP_HOST)."""
     client = OnionClient(pubkey, enc_type)
-    response = post_onion(client.request("GET", endpoint, headers))
+    response = post_onion(client.request("GET", endpoint, headers), **outer)
     assert response.status_code == 200, response.content
     return client.read_reply(response.content)
 

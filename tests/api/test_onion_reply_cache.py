@@ -60,17 +60,8 @@ def test_each_encoding_and_validator_gets_its_own_reply(client, imported, post_o
 def test_another_host_gets_its_own_absolute_urls(imported, post_onion, view_runs, settings):
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "mirror.example"]
     ours = onion_get(post_onion, "/listing/all")[2]
-    theirs = post_onion_from(post_onion, "mirror.example")
+    theirs = onion_get(post_onion, "/listing/all", HTTP_HOST="mirror.example")[2]
     assert b"http://mirror.example/" in theirs and b"http://mirror.example/" not in ours
-
-
-def post_onion_from(post_onion, host: str) -> bytes:
-    from tests.api.conftest import PROVIDER_PUBKEY_HEX
-    from tests.api.onion_client import OnionClient
-
-    onion = OnionClient(PROVIDER_PUBKEY_HEX, "aes-gcm")
-    response = post_onion(onion.request("GET", "/listing/all", None), HTTP_HOST=host)
-    return onion.read_reply(response.content)[2]
 
 
 def test_a_reply_not_made_from_the_current_data_is_not_kept(

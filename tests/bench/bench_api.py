@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.bench.wrk import WrkResult, ensure_wrk, run_wrk  # noqa: E402 - after the path
-from tests.support.processes import free_port, web_server  # noqa: E402
+from tests.support.processes import free_port, wait_for, web_server  # noqa: E402
 
 SNAPSHOT = REPO / "fixtures" / "snapshot" / "servers.json"
 
@@ -136,16 +135,19 @@ def _seed_activity(rooms, now) -> None:
 def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
     """The web server as docker-compose runs it (granian), answering on `port`."""
     server = subprocess.Popen(web_server(port, workers=workers, threads=threads), env=env, cwd=REPO)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         try:
-            status, _ = fetch("127.0.0.1", port, "GET", "/listings")
-            if status == 200:
-                return server
+            return fetch("127.0.0.1", port, "GET", "/listings")[0] == 200
         except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the web server did not start")
+            return False
+
+    try:
+        wait_for(answers, 30, "the web server to answer")
+    except AssertionError as timed_out:
+        server.terminate()
+        raise SystemExit(str(timed_out)) from None
+    return server
 
 
 def fetch(host: str, port: int, method: str, path: str, body: bytes | None = None):

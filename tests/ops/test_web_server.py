@@ -23,7 +23,8 @@ from tests.support.processes import (
 pytestmark = pytest.mark.timeout(120)
 
 
-def _started(tmp_path: Path, **environment: str) -> tuple[Processes, str]:
+def _start(processes: Processes, tmp_path: Path, **environment: str) -> str:
+    """The web server's base URL, once it answers."""
     var = tmp_path / "var"
     env = django_env(
         f"sqlite:///{var / 'db.sqlite3'}",
@@ -36,11 +37,10 @@ def _started(tmp_path: Path, **environment: str) -> tuple[Processes, str]:
         **environment,
     )
     port = free_port()
-    processes = Processes(tmp_path)
     processes.start("web", web_server(port), env)
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: _answers(base), 60, "the web server to answer")
-    return processes, base
+    return base
 
 
 def _answers(base: str) -> bool:
@@ -53,8 +53,8 @@ def _answers(base: str) -> bool:
 def test_a_header_set_in_the_environment_is_not_a_header_of_every_request(tmp_path):
     # Were it read as the header, every plain-HTTP request would pass for HTTPS and skip the
     # redirect that SECURE_SSL_REDIRECT asks for.
-    processes, base = _started(tmp_path, HTTP_X_FORWARDED_PROTO="https")
-    with processes:
+    with Processes(tmp_path) as processes:
+        base = _start(processes, tmp_path, HTTP_X_FORWARDED_PROTO="https")
         plain = requests.get(base + "/robots.txt", allow_redirects=False, timeout=10)
         assert plain.status_code == 301
         assert plain.headers["Location"].startswith("https://")
