@@ -9,7 +9,6 @@ conflict is kept for moderators.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +22,13 @@ from crawler.rooms import NSFW, CrawledRoom, check_room, crawled_room
 from crawler.sogs import AddressPoll, KeyMismatch
 from directory.lib.joinlinks import SourceEntry
 from directory.models import AgeRating, Room, RoomActivity, RoomTag, Server, Tag
-from directory.servers import mark_rooms_gone, note_address, replace_room_tags, upsert_rooms
+from directory.servers import (
+    address_preference,
+    mark_rooms_gone,
+    note_address,
+    replace_room_tags,
+    upsert_rooms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +81,8 @@ class SourceInfo:
 
 
 def _preference(poll: AddressPoll) -> tuple:
-    try:
-        ipaddress.ip_address(poll.address[1])
-        is_ip = True
-    except ValueError:
-        is_ip = False
-    return (not poll.complete_listing, is_ip, poll.address[0] != "https", poll.address[1])
+    """The server's own address rule; a poll "works" when it read the full room list."""
+    return address_preference(*poll.address, works=poll.complete_listing)
 
 
 def store_server(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from django import forms
 
+from directory.lib.http import is_public_host, literal_address
 from directory.lib.joinlinks import InvalidJoinLink, JoinLink, parse_join_link
 from directory.lib.languages import normalise_language
 from directory.lib.roomtext import clean_text, normalise_tag
@@ -14,37 +13,21 @@ from directory.models import Report
 MAX_TAGS = 8
 
 
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def _embedded_ipv4_is_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """IPv6 forms that carry an IPv4 address (mapped, 6to4, NAT64) are judged by that address."""
-    if address.version == 4:
-        return True
-    embedded = address.ipv4_mapped or address.sixtofour
-    if embedded is None and address in NAT64:
-        embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return embedded is None or embedded.is_global
-
-
 def refuse_inward_host(host: str) -> None:
-    """Refuse hosts that name this machine or a private network (SSRF, anchors.md 12.1).
+    """Refuse hosts that name this machine or a private network, by the crawler's own rule
+    (`is_public_host`), with a message that says which of the two it is.
 
     Only literals and local names are decided here; a DNS name that resolves inward is refused
     at connect time by the crawler's guarded client.
     """
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith((".localhost", ".local", ".internal")):
-        raise forms.ValidationError("Links to this machine or a local network are not accepted.")
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
+    if is_public_host(host):
         return
-    if not address.is_global or not _embedded_ipv4_is_global(address):
-        raise forms.ValidationError(
-            f"{host} is a private, loopback or reserved address; a listed community must be "
-            "reachable from the internet."
-        )
+    if literal_address(host) is None:
+        raise forms.ValidationError("Links to this machine or a local network are not accepted.")
+    raise forms.ValidationError(
+        f"{host} is a private, loopback or reserved address; a listed community must be "
+        "reachable from the internet."
+    )
 
 
 class SubmissionForm(forms.Form):

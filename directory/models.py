@@ -18,6 +18,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from directory.lib.joinlinks import DEFAULT_PORTS, format_base_url
 from directory.lib.languages import is_valid_language, language_flag
 
 pubkey_validator = RegexValidator(
@@ -209,13 +210,24 @@ class ServerAddress(models.Model):
     def __str__(self) -> str:
         return self.base_url
 
-    DEFAULT_PORTS = {"http": 80, "https": 443}
+    DEFAULT_PORTS = DEFAULT_PORTS  # the join-link grammar's, under the model's name
+
+    @property
+    def address(self) -> tuple[str, str, int | None]:
+        """(scheme, host, port) as join links carry it: port None when it is the default."""
+        port = None if self.port == DEFAULT_PORTS.get(self.scheme) else self.port
+        return (self.scheme, self.host, port)
 
     @property
     def base_url(self) -> str:
-        default = self.port == self.DEFAULT_PORTS.get(self.scheme)
-        port = "" if default else f":{self.port}"
-        return f"{self.scheme}://{self.host}{port}"
+        return format_base_url(*self.address)
+
+    @property
+    def works(self) -> bool:
+        """Whether the last poll here succeeded (a success not older than the last failure)."""
+        return self.last_success_at is not None and (
+            self.last_failure_at is None or self.last_success_at >= self.last_failure_at
+        )
 
 
 class Tag(models.Model):

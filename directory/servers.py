@@ -7,7 +7,6 @@ import both write through here.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,33 +15,31 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from directory.lib.activity import weekly_active_users
+from directory.lib.http import literal_address
+from directory.lib.joinlinks import DEFAULT_PORTS
 from directory.models import Room, RoomTag, Server, ServerAddress, Tag
 
 
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
+def address_preference(scheme: str, host: str, port: int | None, *, works: bool) -> tuple:
+    """Sort key, best first: an address that works, a domain over an IP, https over http.
 
-
-def address_preference(address: ServerAddress) -> tuple:
-    """Sort key, best first: an address that works, a domain over an IP, https over http."""
-    works = address.last_success_at is not None and (
-        address.last_failure_at is None or address.last_success_at >= address.last_failure_at
-    )
+    The one rule for a server's preferred address and for which of a crawl's polls of one server
+    is stored; ``port`` None means the scheme's default.
+    """
     return (
         not works,
-        _is_ip_literal(address.host),
-        address.scheme != ServerAddress.Scheme.HTTPS,
-        address.host,
-        address.port,
+        literal_address(host) is not None,
+        scheme != ServerAddress.Scheme.HTTPS,
+        host,
+        port or DEFAULT_PORTS[scheme],
     )
 
 
 def choose_preferred_address(server: Server) -> ServerAddress | None:
-    addresses = sorted(server.addresses.all(), key=address_preference)
+    addresses = sorted(
+        server.addresses.all(),
+        key=lambda address: address_preference(*address.address, works=address.works),
+    )
     return addresses[0] if addresses else None
 
 
@@ -60,7 +57,7 @@ def attach_address(server: Server, scheme: str, host: str, port: int | None) -> 
     ``port`` None means the scheme's default port.
     """
     if port is None:
-        port = ServerAddress.DEFAULT_PORTS[scheme]
+        port = DEFAULT_PORTS[scheme]
     address, _ = ServerAddress.objects.get_or_create(
         server=server, scheme=scheme, host=host, port=port
     )

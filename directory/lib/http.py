@@ -186,8 +186,9 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def _literal_address(host: str) -> IPAddress | None:
-    """The address a host written as an IP literal (in any form a resolver accepts) stands for."""
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host written as an IP literal (in any form a resolver accepts) stands for;
+    None for a name."""
     host = host.strip("[]")
     try:
         return ipaddress.ip_address(host)
@@ -201,14 +202,21 @@ def _literal_address(host: str) -> IPAddress | None:
     return None
 
 
-def _is_internal_literal(host: str) -> bool:
-    """Whether the host is visibly internal without DNS: a non-public IP literal or localhost.
-    A first check (the only one when a proxy resolves names); the real one is at connect time."""
+# Names that never leave this machine or its network: localhost (RFC 6761), mDNS's .local
+# (RFC 6762) and .internal, which ICANN reserved for private use (2024).
+_LOCAL_NAME_SUFFIXES = (".localhost", ".local", ".internal")
+
+
+def is_public_host(host: str) -> bool:
+    """False for a host that is visibly internal without DNS: a non-public IP literal or a local
+    name. The one rule for both the submission form and the client's first check (the only one
+    when a proxy resolves names); what a public-looking name resolves to is checked at connect
+    time."""
     name = host.lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    address = _literal_address(name)
-    return address is not None and not is_public_address(address)
+    if name == "localhost" or name.endswith(_LOCAL_NAME_SUFFIXES):
+        return False
+    address = literal_address(name)
+    return address is None or is_public_address(address)
 
 
 def _resolve_in_time(resolver: Resolver, host: str, port: int, timeout: float) -> list[str]:
@@ -272,7 +280,7 @@ class _Exchange:
         return addresses
 
     def _resolve(self, host: str, port: int) -> list[str]:
-        literal = _literal_address(host)
+        literal = literal_address(host)
         if literal is not None:
             return [str(literal)]
         try:
@@ -569,7 +577,7 @@ class GuardedClient:
             raise BadScheme(url, f"scheme {parsed.scheme!r} is not http or https")
         if not parsed.host:
             raise BadURL(url, "no host")
-        if not self.config.allow_private_addresses and _is_internal_literal(parsed.host):
+        if not self.config.allow_private_addresses and not is_public_host(parsed.host):
             raise BlockedAddress(url, f"{parsed.host} is not a public address")
         return parsed.url
 

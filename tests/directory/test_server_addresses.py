@@ -1,0 +1,67 @@
+"""A server's addresses: one base-URL formatter and one preference rule for the whole project."""
+
+from __future__ import annotations
+
+import pytest
+
+from directory.lib.joinlinks import DEFAULT_PORTS, parse_join_link, parse_server_url
+from directory.models import ServerAddress
+from directory.servers import address_preference
+
+KEY = "ab" * 32
+
+
+@pytest.mark.parametrize(
+    "join_url",
+    [
+        f"https://sogs.example/lobby?public_key={KEY}",
+        f"http://sogs.example:8080/lobby?public_key={KEY}",
+        f"http://203.0.113.9/lobby?public_key={KEY}",
+        f"http://[2001:db8::1]:8080/lobby?public_key={KEY}",
+        f"https://[2001:db8::1]/lobby?public_key={KEY}",
+    ],
+)
+def test_a_stored_address_has_the_base_url_of_its_join_link(join_url):
+    link = parse_join_link(join_url)
+    scheme, host, port = link.address
+    stored = ServerAddress(scheme=scheme, host=host, port=port or DEFAULT_PORTS[scheme])
+
+    assert stored.address == link.address
+    assert stored.base_url == link.base_url
+    assert parse_server_url(stored.base_url) == link.address
+
+
+def test_an_ipv6_address_is_bracketed_in_its_base_url():
+    assert ServerAddress(scheme="http", host="::1", port=8080).base_url == "http://[::1]:8080"
+
+
+def test_the_model_knows_the_default_ports_of_the_join_link_grammar():
+    assert ServerAddress.DEFAULT_PORTS is DEFAULT_PORTS
+
+
+def test_an_address_that_works_comes_before_a_domain_and_https():
+    ranked = sorted(
+        [
+            ("https", "sogs.example", None, False),
+            ("http", "203.0.113.9", 8080, True),
+        ],
+        key=lambda row: address_preference(*row[:3], works=row[3]),
+    )
+    assert ranked[0][1] == "203.0.113.9"
+
+
+def test_a_domain_comes_before_an_ip_and_https_before_http():
+    addresses = [
+        ("http", "203.0.113.9", None),
+        ("https", "2001:db8::1", None),
+        ("http", "sogs.example", None),
+        ("https", "sogs.example", None),
+    ]
+    ranked = sorted(addresses, key=lambda address: address_preference(*address, works=True))
+    assert ranked[:2] == [("https", "sogs.example", None), ("http", "sogs.example", None)]
+
+
+def test_the_default_port_ranks_the_same_written_or_not():
+    assert address_preference("https", "sogs.example", None, works=True) == address_preference(
+        "https", "sogs.example", 443, works=True
+    )
