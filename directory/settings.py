@@ -58,9 +58,16 @@ INSTALLED_APPS = [
     "directory",
     "crawler",
     "listings_api",
+    "django.contrib.sitemaps",
+    # django-health-check: its check classes back /readyz; its `manage.py health_check` command.
+    "health_check",
 ]
 
 MIDDLEWARE = [
+    # Outermost: count, time and log every request; then answer /healthz and /readyz ahead of the
+    # host check, HTTPS redirect, sessions and CSRF (load balancers probe by IP address).
+    "directory.metrics.MetricsMiddleware",
+    "directory.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything that can answer a request, as django-cors-headers asks.
     "corsheaders.middleware.CorsMiddleware",
@@ -102,20 +109,24 @@ TEMPLATES = [
 
 # --- Data -----------------------------------------------------------------------------------------
 
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+_database = env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+if _database["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite creates the file but not its folder; a fresh VAR_DIR must work on the first command.
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(_database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets the web server read while the worker writes; the timeout rides out short locks.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
-    )
+    _engine_options = {
+        "OPTIONS": {
+            **_database.get("OPTIONS", {}),
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    _engine_options = {
+        "CONN_MAX_AGE": env.int("DATABASE_CONN_MAX_AGE", default=60),
+        "CONN_HEALTH_CHECKS": True,
+    }
+DATABASES = {"default": {**_database, "ATOMIC_REQUESTS": False, **_engine_options}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -194,7 +205,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+# CELERY_BEAT_SCHEDULE: with the crawler's settings below, whose intervals it uses.
 
 # --- Directory behaviour --------------------------------------------------------------------------
 
@@ -321,7 +332,6 @@ SPECTACULAR_SETTINGS = {
 
 SELF, NONE = "'self'", "'none'"  # CSP source keywords (csp.constants)
 
-INSTALLED_APPS += ["django.contrib.sitemaps"]
 # A strict policy: every asset comes from this site; no inline scripts or styles, no framing.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -352,15 +362,6 @@ WEB_NUM_PROXIES = env.int("WEB_NUM_PROXIES", default=0)
 
 # --- Operations (health, metrics, logs) ---------------------------------------------------------
 
-# django-health-check: its check classes back /readyz; its `manage.py health_check` command.
-INSTALLED_APPS += ["health_check"]
-# Outermost: count, time and log every request; then answer /healthz and /readyz ahead of the
-# host check, HTTPS redirect, sessions and CSRF (load balancers probe by IP address).
-MIDDLEWARE = [
-    "directory.metrics.MetricsMiddleware",
-    "directory.health.ProbeMiddleware",
-    *MIDDLEWARE,
-]
 # /readyz fails when the newest finished crawl is older than this (default: two source crawls).
 READY_MAX_CRAWL_AGE_MINUTES = env.float(
     "READY_MAX_CRAWL_AGE_MINUTES", default=CRAWLER_SOURCES_INTERVAL_HOURS * 2 * 60
