@@ -66,12 +66,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: count, time and log every request; then answer /healthz and /readyz ahead of the
     # host check, HTTPS redirect, sessions and CSRF (load balancers probe by IP address).
-    "directory.metrics.MetricsMiddleware",
-    "directory.health.ProbeMiddleware",
+    "directory.ops.metrics.MetricsMiddleware",
+    "directory.ops.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything that can answer a request, as django-cors-headers asks.
     "corsheaders.middleware.CorsMiddleware",
-    "directory.security_headers.CSPMiddleware",
+    "directory.ops.security_headers.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,0 +1,6 @@
+"""Operations: health probes, Prometheus metrics and request logs, security headers.
+
+`health` answers /healthz and /readyz, `metrics` serves /metrics and logs each request, and
+`security_headers` sends the Content-Security-Policy; each is a middleware in settings.py's
+MIDDLEWARE, so it sees every request.
+"""
