@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from directory.celery_config import broker_settings
+from directory.celery import broker_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
