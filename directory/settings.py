@@ -302,8 +302,6 @@ LP_THROTTLE_RATE = env.str("LP_THROTTLE_RATE", default="120/min") or None
 LP_ONION_THROTTLE_RATE = env.str("LP_ONION_THROTTLE_RATE", default="1200/min") or None
 # Onion request bodies over this many bytes are refused before any decryption.
 LP_ONION_MAX_BYTES = env.int("LP_ONION_MAX_BYTES", default=1024 * 1024)
-# Reverse proxies in front of the site (for the client address that throttling counts).
-API_NUM_PROXIES = env.int("API_NUM_PROXIES", default=0) or None
 
 CORS_URLS_REGEX = r"^/(listings|listing/[^/]+|api/schema/)$"
 CORS_ALLOW_ALL_ORIGINS = True
@@ -357,8 +355,6 @@ WEB_VERSION_SECONDS = env.float("WEB_VERSION_SECONDS", default=1.0)
 # Submissions and reports per client (hashed IP) per hour.
 WEB_SUBMISSIONS_PER_HOUR = env.int("WEB_SUBMISSIONS_PER_HOUR", default=5)
 WEB_REPORTS_PER_HOUR = env.int("WEB_REPORTS_PER_HOUR", default=10)
-# Number of proxies in front of the site whose X-Forwarded-For entries are trusted (rate limits).
-WEB_NUM_PROXIES = env.int("WEB_NUM_PROXIES", default=0)
 
 # --- Operations (health, metrics, logs) ---------------------------------------------------------
 
@@ -391,6 +387,7 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "directory.ops.client_address.client_address"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 # Production (DEBUG off) is served over HTTPS: cookies only over TLS, plain HTTP redirected, HSTS.
@@ -405,6 +402,13 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies in front of the site, each appending to X-Forwarded-For: one count for the
+# client address of rate limits, API throttles and login lock-outs (directory/ops/client_address.py;
+# 0: REMOTE_ADDR, X-Forwarded-For ignored). Used through REST_FRAMEWORK["NUM_PROXIES"] below.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+for _old_name in ("WEB_NUM_PROXIES", "API_NUM_PROXIES"):
+    if _old_name in env.ENVIRON:  # two counts became one; a silent default would be wrong
+        raise ImproperlyConfigured(f"{_old_name} is now NUM_PROXIES, one count for site and API.")
 # Preloading is an operator's irreversible choice, submitted to browsers by hand; never defaulted.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
@@ -443,7 +447,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "NUM_PROXIES": API_NUM_PROXIES,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 LOGGING = {
