@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from directory.celery_config import broker_settings
+from directory.celery import broker_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,13 +58,20 @@ INSTALLED_APPS = [
     "directory",
     "crawler",
     "listings_api",
+    "django.contrib.sitemaps",
+    # django-health-check: its check classes back /readyz; its `manage.py health_check` command.
+    "health_check",
 ]
 
 MIDDLEWARE = [
+    # Outermost: count, time and log every request; then answer /healthz and /readyz ahead of the
+    # host check, HTTPS redirect, sessions and CSRF (load balancers probe by IP address).
+    "directory.ops.metrics.MetricsMiddleware",
+    "directory.ops.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything that can answer a request, as django-cors-headers asks.
     "corsheaders.middleware.CorsMiddleware",
-    "directory.security_headers.CSPMiddleware",
+    "directory.ops.security_headers.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -102,20 +109,24 @@ TEMPLATES = [
 
 # --- Data -----------------------------------------------------------------------------------------
 
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+_database = env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+if _database["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite creates the file but not its folder; a fresh VAR_DIR must work on the first command.
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(_database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets the web server read while the worker writes; the timeout rides out short locks.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
-    )
+    _engine_options = {
+        "OPTIONS": {
+            **_database.get("OPTIONS", {}),
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    _engine_options = {
+        "CONN_MAX_AGE": env.int("DATABASE_CONN_MAX_AGE", default=60),
+        "CONN_HEALTH_CHECKS": True,
+    }
+DATABASES = {"default": {**_database, "ATOMIC_REQUESTS": False, **_engine_options}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -194,7 +205,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+# CELERY_BEAT_SCHEDULE: with the crawler's settings below, whose intervals it uses.
 
 # --- Directory behaviour --------------------------------------------------------------------------
 
@@ -291,8 +302,6 @@ LP_THROTTLE_RATE = env.str("LP_THROTTLE_RATE", default="120/min") or None
 LP_ONION_THROTTLE_RATE = env.str("LP_ONION_THROTTLE_RATE", default="1200/min") or None
 # Onion request bodies over this many bytes are refused before any decryption.
 LP_ONION_MAX_BYTES = env.int("LP_ONION_MAX_BYTES", default=1024 * 1024)
-# Reverse proxies in front of the site (for the client address that throttling counts).
-API_NUM_PROXIES = env.int("API_NUM_PROXIES", default=0) or None
 
 CORS_URLS_REGEX = r"^/(listings|listing/[^/]+|api/schema/)$"
 CORS_ALLOW_ALL_ORIGINS = True
@@ -321,7 +330,6 @@ SPECTACULAR_SETTINGS = {
 
 SELF, NONE = "'self'", "'none'"  # CSP source keywords (csp.constants)
 
-INSTALLED_APPS += ["django.contrib.sitemaps"]
 # A strict policy: every asset comes from this site; no inline scripts or styles, no framing.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -347,20 +355,9 @@ WEB_VERSION_SECONDS = env.float("WEB_VERSION_SECONDS", default=1.0)
 # Submissions and reports per client (hashed IP) per hour.
 WEB_SUBMISSIONS_PER_HOUR = env.int("WEB_SUBMISSIONS_PER_HOUR", default=5)
 WEB_REPORTS_PER_HOUR = env.int("WEB_REPORTS_PER_HOUR", default=10)
-# Number of proxies in front of the site whose X-Forwarded-For entries are trusted (rate limits).
-WEB_NUM_PROXIES = env.int("WEB_NUM_PROXIES", default=0)
 
 # --- Operations (health, metrics, logs) ---------------------------------------------------------
 
-# django-health-check: its check classes back /readyz; its `manage.py health_check` command.
-INSTALLED_APPS += ["health_check"]
-# Outermost: count, time and log every request; then answer /healthz and /readyz ahead of the
-# host check, HTTPS redirect, sessions and CSRF (load balancers probe by IP address).
-MIDDLEWARE = [
-    "directory.metrics.MetricsMiddleware",
-    "directory.health.ProbeMiddleware",
-    *MIDDLEWARE,
-]
 # /readyz fails when the newest finished crawl is older than this (default: two source crawls).
 READY_MAX_CRAWL_AGE_MINUTES = env.float(
     "READY_MAX_CRAWL_AGE_MINUTES", default=CRAWLER_SOURCES_INTERVAL_HOURS * 2 * 60
@@ -390,6 +387,7 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "directory.ops.client_address.client_address"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 # Production (DEBUG off) is served over HTTPS: cookies only over TLS, plain HTTP redirected, HSTS.
@@ -404,6 +402,13 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies in front of the site, each appending to X-Forwarded-For: one count for the
+# client address of rate limits, API throttles and login lock-outs (directory/ops/client_address.py;
+# 0: REMOTE_ADDR, X-Forwarded-For ignored). Used through REST_FRAMEWORK["NUM_PROXIES"] below.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+for _old_name in ("WEB_NUM_PROXIES", "API_NUM_PROXIES"):
+    if _old_name in env.ENVIRON:  # two counts became one; a silent default would be wrong
+        raise ImproperlyConfigured(f"{_old_name} is now NUM_PROXIES, one count for site and API.")
 # Preloading is an operator's irreversible choice, submitted to browsers by hand; never defaulted.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
@@ -442,7 +447,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "NUM_PROXIES": API_NUM_PROXIES,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 LOGGING = {

@@ -7,8 +7,9 @@ from django.urls import include, path
 from django.views.decorators.cache import cache_page
 from django.views.generic import TemplateView
 
-from directory import health, metrics, views
+from directory import views
 from directory.feeds import NewCommunitiesFeed
+from directory.ops import health, metrics
 from directory.sitemaps import SITEMAPS
 
 ROOM = "community/<str:pubkey>/<str:token>/"
@@ -32,7 +33,7 @@ urlpatterns = [
         name="django.contrib.sitemaps.views.sitemap",
     ),
     path("robots.txt", views.robots_txt, name="robots_txt"),
-    # Also answered by middleware ahead of the host check (directory/health.py, metrics.py).
+    # Also answered by middleware ahead of the host check (directory/ops/health.py, metrics.py).
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.ReadyView.as_view(), name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),

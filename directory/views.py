@@ -33,6 +33,7 @@ from directory.lib.languages import language_flag
 from directory.lib.rebuild import StaleWhileRebuild
 from directory.lib.roomtext import clean_text
 from directory.models import Report, Room, Server, Submission, Tag
+from directory.ops.client_address import client_address
 
 log = logging.getLogger(__name__)
 STATUS_SALT = "directory.submission-status"
@@ -237,13 +238,7 @@ def room_qr(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
 
 def _client_key(request: HttpRequest) -> str:
     """A hash of the client's address: enough to count requests, not kept beyond an hour."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.WEB_NUM_PROXIES:
-        forwarded = [
-            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        ]
-        if len(forwarded) >= settings.WEB_NUM_PROXIES:
-            address = forwarded[-settings.WEB_NUM_PROXIES]
+    address = client_address(request)
     return hashlib.sha256(f"{settings.SECRET_KEY}:{address}".encode()).hexdigest()[:24]
 
 

@@ -42,7 +42,7 @@ from directory.lib.onion import (
     parse_v4_request,
     v4_response_parts,
 )
-from directory.metrics import ONION_REQUESTS
+from directory.ops.metrics import ONION_REQUESTS
 from listings_api.api_urls import json_urlpatterns
 from listings_api.caching import data_version, encode_json
 from listings_api.keys import provider_privkey

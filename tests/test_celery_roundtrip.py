@@ -10,8 +10,7 @@ import redis
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
-from directory.celery import make_broker_folders
-from directory.celery_config import broker_settings
+from directory.celery import broker_settings, make_broker_folders
 from directory.tasks import ping  # noqa: F401  (registers the shared task on every app)
 
 

@@ -14,8 +14,7 @@ from celery.contrib.testing.worker import start_worker
 import crawler.tasks  # noqa: F401  (registers the shared tasks on every app)
 from crawler import services, store
 from crawler.services import claim_servers, run_crawl
-from directory.celery import make_broker_folders
-from directory.celery_config import broker_settings
+from directory.celery import broker_settings, make_broker_folders
 from directory.models import Room, Server
 from tests.crawler.conftest import loopback_config
 from tests.support.sogs import room

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from directory.celery import make_broker_folders
-from directory.celery_config import broker_settings
+from directory.celery import broker_settings, make_broker_folders
 from tests.faults.conftest import (
     SharedDatabase,
     crawl,

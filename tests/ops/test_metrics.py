@@ -19,8 +19,8 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from directory import metrics
 from directory.models import CrawlRun, Room, Server
+from directory.ops import metrics
 from listings_api import keys
 
 REPO = Path(__file__).resolve().parents[2]

@@ -248,7 +248,9 @@ def metrics_allowed(request: HttpRequest) -> bool:
 
 def from_allowed_address(request: HttpRequest) -> bool:
     """REMOTE_ADDR is in METRICS_ALLOWED_IPS and the request was not relayed: behind a reverse
-    proxy on the same host, every visitor's request comes from loopback."""
+    proxy on the same host, every visitor's request comes from loopback. Not `client_address`
+    (NUM_PROXIES): a scraper talks to the process directly, so a relayed request is refused
+    rather than traced back, and a wrong proxy count cannot open /metrics to visitors."""
     if any(header in request.META for header in FORWARDING_HEADERS):
         return False
     try:
