@@ -16,7 +16,7 @@ from django.core.management import CommandError, ManagementUtility, call_command
 from django.db import connections, models
 from django.db.models import QuerySet
 
-from directory import curation
+from directory import moderation
 from directory.curation_backup import CurationError, export_curation, import_curation
 from directory.models import (
     AgeRating,
@@ -165,12 +165,12 @@ def _only(rooms: list[Room]) -> QuerySet[Room]:
 
 
 def moderate(moderator: User) -> None:
-    """Moderator decisions across every curated field, through curation.py and direct edits."""
+    """Moderator decisions across every curated field, through moderation.py and direct edits."""
     rooms = _rooms()
-    curation.set_age_rating(_only(rooms[:5]), AgeRating.SFW)
-    curation.set_age_rating(_only(rooms[5:7]), AgeRating.NSFW)
-    curation.set_flag(_only(rooms[7:9]), "hidden", True)
-    curation.set_flag(_only(rooms[9:11]), "pinned", True)
+    moderation.set_age_rating(_only(rooms[:5]), AgeRating.SFW)
+    moderation.set_age_rating(_only(rooms[5:7]), AgeRating.NSFW)
+    moderation.set_flag(_only(rooms[7:9]), "hidden", True)
+    moderation.set_flag(_only(rooms[9:11]), "pinned", True)
     for room, language in zip(rooms[11:14], ["de", "mul", "pt"], strict=True):
         room.language = language
         room.maintainer_description = f"Notes on {room.token}: friendly, mostly {language}."
@@ -180,7 +180,7 @@ def moderate(moderator: User) -> None:
     rooms[14].save()
 
     servers = list(Server.objects.order_by("pubkey"))
-    curation.set_flag(Server.objects.filter(pk=servers[0].pk), "hidden", True)
+    moderation.set_flag(Server.objects.filter(pk=servers[0].pk), "hidden", True)
     servers[1].notes = "Operator reachable at @someone."
     servers[1].default_age_rating = AgeRating.NSFW
     servers[2].official = not servers[2].official
@@ -195,8 +195,8 @@ def moderate(moderator: User) -> None:
     crawled.label = crawled.label.title()
     crawled.kind = Tag.Kind.MAINTAINER  # adopted by the moderators
     crawled.save()
-    curation.add_tag(_only(rooms[15:18]), mine)
-    curation.add_tag(_only(rooms[18:19]), crawled)
+    moderation.add_tag(_only(rooms[15:18]), mine)
+    moderation.add_tag(_only(rooms[18:19]), crawled)
     RoomTag.objects.filter(room=rooms[15], tag=mine).update(added_at=PAST)
 
     Source.objects.create(
@@ -254,9 +254,9 @@ def _submissions(moderator: User, rooms: list[Room]) -> None:
         check_detail="Reachable, key proven.",
         checked_at=PAST,
     )
-    curation.approve_submission(approved, moderator)  # an unknown server and room, listed
+    moderation.approve_submission(approved, moderator)  # an unknown server and room, listed
     rejected = _submission(rooms[0].token, rooms[0].server.pubkey, host="elsewhere.example")
-    curation.reject_submission(rejected, moderator, "Already listed.")
+    moderation.reject_submission(rejected, moderator, "Already listed.")
 
 
 def _reports(rooms: list[Room]) -> None:
