@@ -17,7 +17,8 @@ from django.db import connections, models
 from django.db.models import QuerySet
 
 from directory import moderation
-from directory.curation_backup import CurationError, export_curation, import_curation
+from directory.formats.curation import CurationError, export_curation, import_curation
+from directory.formats.snapshot import import_snapshot
 from directory.models import (
     AgeRating,
     Listing,
@@ -29,7 +30,6 @@ from directory.models import (
     Submission,
     Tag,
 )
-from directory.snapshot import import_snapshot
 from tests.conftest import SNAPSHOT
 
 # Source fields a fetch writes: bookkeeping, not a moderator's decision.

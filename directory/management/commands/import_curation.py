@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from directory.curation_backup import CurationError, import_curation, read_curation_file
+from directory.formats.curation import CurationError, import_curation, read_curation_file
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from directory.snapshot import SnapshotError, import_snapshot
+from directory.formats.snapshot import SnapshotError, import_snapshot
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from directory.snapshot import SnapshotError, import_snapshot
+from directory.formats.snapshot import SnapshotError, import_snapshot
 
 DEMO_SNAPSHOT = settings.BASE_DIR / "fixtures" / "snapshot" / "servers.json"
 
