@@ -40,10 +40,8 @@ with the history change reason ``import_curation``: running an import twice chan
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
@@ -53,6 +51,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from directory.formats.common import FormatError, first_error
 from directory.models import (
     Listing,
     Report,
@@ -73,10 +72,6 @@ VERSION = 1
 CHANGE_REASON = "import_curation"
 KINDS = ("servers", "rooms", "tags", "sources", "listings", "submissions", "reports")
 SOURCE_FIELDS = ("name", "url", "kind", "enabled", "notes", "suggested_age_rating")
-
-
-class CurationError(Exception):
-    """The curation file cannot be imported; the message says where and why."""
 
 
 # --- The file's shape ------------------------------------------------------------------------
@@ -264,42 +259,14 @@ def export_curation() -> dict:
 # --- Validation ------------------------------------------------------------------------------
 
 
-def read_curation_file(path: Path) -> object:
-    """The parsed JSON of a curation file; CurationError when it cannot be read or parsed."""
-    try:
-        return json.loads(path.read_bytes())
-    except OSError as error:
-        raise CurationError(f"cannot read: {error.strerror or error}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CurationError(f"not valid JSON (truncated or corrupt?): {error}") from error
-
-
-def _error_path(errors: Any, path: str = "") -> str:
-    """Flatten DRF's nested errors into their first one: 'rooms[12].age_rating: message'."""
-    if isinstance(errors, list) and errors and all(isinstance(item, str) for item in errors):
-        return f"{path or 'file'}: {errors[0]}"
-    items = enumerate(errors) if isinstance(errors, list) else errors.items()
-    for name, item in items:
-        if not item:
-            continue
-        if name == "non_field_errors":
-            where = path
-        elif isinstance(name, int) or str(name).isdigit():
-            where = f"{path}[{name}]"
-        else:
-            where = f"{path}.{name}" if path else str(name)
-        return _error_path(item, where)
-    return f"{path or 'file'}: {errors}"
-
-
 def _check_header(data: object) -> None:
     if not isinstance(data, dict):
-        raise CurationError(f"expected a JSON object (a curation file), got {type(data).__name__}.")
+        raise FormatError(f"expected a JSON object (a curation file), got {type(data).__name__}.")
     if data.get("format") != FORMAT:
-        raise CurationError(f"format: expected {FORMAT!r}, got {data.get('format')!r}.")
+        raise FormatError(f"format: expected {FORMAT!r}, got {data.get('format')!r}.")
     version = data.get("version")
     if version != VERSION or isinstance(version, bool):
-        raise CurationError(f"version: this directory reads version {VERSION}, not {version!r}.")
+        raise FormatError(f"version: this directory reads version {VERSION}, not {version!r}.")
 
 
 def _check_references(data: dict) -> None:
@@ -317,7 +284,7 @@ def _check_references(data: dict) -> None:
 
     def need(found: bool, where: str, what: str) -> None:
         if not found:
-            raise CurationError(f"{where}: {what} is not in the file.")
+            raise FormatError(f"{where}: {what} is not in the file.")
 
     for i, entry in enumerate(data["rooms"]):
         need(entry["server"]["pubkey"] in servers, f"rooms[{i}].server", "this server")
@@ -325,7 +292,7 @@ def _check_references(data: dict) -> None:
         for j, slug in enumerate(slugs):
             need(slug in tags, f"rooms[{i}].maintainer_tags[{j}].tag", f"tag {slug!r}")
             if slug in slugs[:j]:
-                raise CurationError(f"rooms[{i}].maintainer_tags[{j}].tag: {slug!r} twice.")
+                raise FormatError(f"rooms[{i}].maintainer_tags[{j}].tag: {slug!r} twice.")
     for i, entry in enumerate(data["listings"]):
         for j, room in enumerate(entry.get("rooms", [])):
             need(room.key in rooms, f"listings[{i}].rooms[{j}]", "this room")
@@ -342,17 +309,17 @@ def _unique(data: dict, kind: str, key) -> set:
     for i, entry in enumerate(data[kind]):
         value = key(entry)
         if value in seen:
-            raise CurationError(f"{kind}[{i}]: appears twice in the file.")
+            raise FormatError(f"{kind}[{i}]: appears twice in the file.")
         seen.add(value)
     return seen
 
 
 def validate_curation(data: object) -> dict:
-    """The validated content of a curation document; CurationError naming the first problem."""
+    """The validated content of a curation document; FormatError naming the first problem."""
     _check_header(data)
     checked = CurationFile(data=data)
     if not checked.is_valid():
-        raise CurationError(_error_path(checked.errors))
+        raise FormatError(first_error(checked.errors))
     _check_references(checked.validated_data)
     return checked.validated_data
 
@@ -368,7 +335,9 @@ class Counts:
 
 
 @dataclass
-class ImportResult:
+class CurationResult:
+    """What an import did, kind by kind: objects created, changed, or already as in the file."""
+
     counts: dict[str, Counts] = field(default_factory=lambda: {kind: Counts() for kind in KINDS})
     unknown_users: set[str] = field(default_factory=set)
     dry_run: bool = False
@@ -388,13 +357,13 @@ class ImportResult:
         )
 
 
-def import_curation(data: object, *, dry_run: bool = False) -> ImportResult:
+def import_curation(data: object, *, dry_run: bool = False) -> CurationResult:
     """Validate ``data`` (a parsed curation file) and write it in one transaction.
 
     With ``dry_run`` everything is written and then rolled back: the result says what would change.
     """
     entries = validate_curation(data)
-    result = ImportResult(dry_run=dry_run)
+    result = CurationResult(dry_run=dry_run)
     with transaction.atomic():
         tags = _import_tags(entries["tags"], result)
         _import_sources(entries["sources"], result)
@@ -430,7 +399,7 @@ def _update(obj: Model, values: dict) -> bool:
 
 
 def _upsert(
-    obj: Model | None, model: type[Model], values: dict, kind: str, result: ImportResult
+    obj: Model | None, model: type[Model], values: dict, kind: str, result: CurationResult
 ) -> Model:
     if obj is None:
         obj = _create(model, values)
@@ -440,7 +409,7 @@ def _upsert(
     return obj
 
 
-def _import_tags(entries: list[dict], result: ImportResult) -> dict[str, Tag]:
+def _import_tags(entries: list[dict], result: CurationResult) -> dict[str, Tag]:
     existing = Tag.objects.in_bulk([entry["slug"] for entry in entries], field_name="slug")
     return {
         entry["slug"]: _upsert(existing.get(entry["slug"]), Tag, entry, "tags", result)
@@ -448,16 +417,16 @@ def _import_tags(entries: list[dict], result: ImportResult) -> dict[str, Tag]:
     }
 
 
-def _import_sources(entries: list[dict], result: ImportResult) -> None:
+def _import_sources(entries: list[dict], result: CurationResult) -> None:
     existing = Source.objects.in_bulk([entry["name"] for entry in entries], field_name="name")
     for i, entry in enumerate(entries):
         taken = Source.objects.filter(url=entry.get("url")).exclude(name=entry["name"]).first()
         if taken is not None:  # url is unique too: say so rather than fail on the constraint
-            raise CurationError(f"sources[{i}].url: already the URL of source {taken.name!r}.")
+            raise FormatError(f"sources[{i}].url: already the URL of source {taken.name!r}.")
         _upsert(existing.get(entry["name"]), Source, entry, "sources", result)
 
 
-def _import_servers(entries: list[dict], result: ImportResult) -> dict[str, Server]:
+def _import_servers(entries: list[dict], result: CurationResult) -> dict[str, Server]:
     existing = Server.objects.in_bulk([entry["pubkey"] for entry in entries], field_name="pubkey")
     servers = {}
     for entry in entries:
@@ -474,7 +443,7 @@ def _import_servers(entries: list[dict], result: ImportResult) -> dict[str, Serv
 
 
 def _import_rooms(
-    entries: list[dict], servers: dict[str, Server], tags: dict[str, Tag], result: ImportResult
+    entries: list[dict], servers: dict[str, Server], tags: dict[str, Tag], result: CurationResult
 ) -> dict[tuple[str, str], Room]:
     existing = {(room.server.pubkey, room.token_key): room for room in _rooms_in_key_order()}
     assignments: dict[int, dict[int, RoomTag]] = defaultdict(dict)
@@ -522,7 +491,7 @@ def _set_maintainer_tags(room: Room, wanted: dict[int, dict], current: dict[int,
 
 
 def _import_listings(
-    entries: list[dict], rooms: dict[tuple, Room], tags: dict[str, Tag], result: ImportResult
+    entries: list[dict], rooms: dict[tuple, Room], tags: dict[str, Tag], result: CurationResult
 ) -> None:
     existing = Listing.objects.in_bulk([entry["slug"] for entry in entries], field_name="slug")
     for entry in entries:
@@ -553,7 +522,7 @@ def _import_listings(
         result.count("listings", outcome)
 
 
-def _user_ids(names: set[str], result: ImportResult) -> dict[str, int]:
+def _user_ids(names: set[str], result: CurationResult) -> dict[str, int]:
     """Moderators by user name; names this database lacks are reported, and left unset."""
     users = get_user_model()._default_manager
     field_name = get_user_model().USERNAME_FIELD
@@ -563,7 +532,7 @@ def _user_ids(names: set[str], result: ImportResult) -> dict[str, int]:
 
 
 def _import_submissions(
-    entries: list[dict], rooms: dict[tuple, Room], result: ImportResult
+    entries: list[dict], rooms: dict[tuple, Room], result: CurationResult
 ) -> None:
     existing = {(s.join_url, s.created_at): s for s in Submission.objects.all()}
     user_ids = _user_ids(
@@ -581,7 +550,7 @@ def _import_submissions(
         _upsert(obj, Submission, values, "submissions", result)
 
 
-def _import_reports(entries: list[dict], rooms: dict[tuple, Room], result: ImportResult) -> None:
+def _import_reports(entries: list[dict], rooms: dict[tuple, Room], result: CurationResult) -> None:
     existing = {(r.room_id, r.kind, r.created_at): r for r in Report.objects.all()}
     for entry in entries:
         values = {name: value for name, value in entry.items() if name != "room"}

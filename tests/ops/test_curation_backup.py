@@ -17,7 +17,8 @@ from django.db import connections, models
 from django.db.models import QuerySet
 
 from directory import moderation
-from directory.formats.curation import CurationError, export_curation, import_curation
+from directory.formats.common import FormatError
+from directory.formats.curation import export_curation, import_curation
 from directory.formats.snapshot import import_snapshot
 from directory.models import (
     AgeRating,
@@ -498,7 +499,7 @@ def test_a_bad_file_names_the_problem_and_changes_nothing(moderated, change, mes
     change(data)
     state = curation_state()
 
-    with pytest.raises(CurationError) as error:
+    with pytest.raises(FormatError) as error:
         import_curation(data)
 
     assert message in str(error.value)
@@ -512,7 +513,7 @@ def test_a_conflict_while_writing_rolls_everything_back(imported):
     data["sources"][0]["name"] = "RENAMED"  # its URL still belongs to the source in the database
     state = curation_state()
 
-    with pytest.raises(CurationError, match=r"sources\[\d+\].url: already the URL"):
+    with pytest.raises(FormatError, match=r"sources\[\d+\].url: already the URL"):
         import_curation(data)
 
     assert curation_state() == state
