@@ -45,11 +45,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.core.validators import validate_unicode_slug
 from django.db import transaction
 from django.db.models import Model, Prefetch
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.validators import UniqueValidator
 
 from directory.formats.common import FormatError, first_error
 from directory.models import (
@@ -115,40 +115,40 @@ class UsernameField(serializers.CharField):
         return user.get_username()
 
 
-class CurationSerializer(serializers.ModelSerializer):
-    """Fields and checks from the model, without database look-ups: the database may be empty,
-    and uniqueness within the file is checked separately."""
-
-    def get_validators(self) -> list:
-        return []
-
-    def get_field_names(self, declared_fields, info) -> list[str]:
-        """The model's field order (then the extra fields), so the file reads like the model."""
-        model = self.Meta.model._meta
-        order = [field.name for field in (*model.fields, *model.many_to_many)]
-        names = super().get_field_names(declared_fields, info)
-        return sorted(names, key=lambda name: order.index(name) if name in order else len(order))
-
-    def build_standard_field(self, field_name, model_field):
-        field_class, kwargs = super().build_standard_field(field_name, model_field)
-        validators = kwargs.get("validators", [])
-        kwargs["validators"] = [v for v in validators if not isinstance(v, UniqueValidator)]
-        return field_class, kwargs
+def model_order(model: type[Model], *names: str) -> tuple[str, ...]:
+    """``names`` (by default every field a fixture of the model carries) in the model's field
+    order, names of no model field after: so a file reads like the model, and a field added to
+    the model is exported, validated and imported without a change here."""
+    order = [f.name for f in (*model._meta.fields, *model._meta.many_to_many) if f.serialize]
+    return tuple(sorted(names or order, key=lambda n: order.index(n) if n in order else len(order)))
 
 
-class AddressCuration(CurationSerializer):
-    class Meta:
+class CurationMeta:
+    """What every curation serializer's ``Meta`` shares: the model's fields and checks, without
+    database look-ups, since the database may be empty and uniqueness within the file is checked
+    by ``_check_references``. DRF takes an explicit ``Meta.validators`` instead of the unique
+    together and unique-for-date validators it derives; a unique model field's own validators are
+    given in ``extra_kwargs``, which replaces DRF's list (and so drops its ``UniqueValidator``).
+    A model field made unique needs such an entry: tests/directory/formats/test_curation.py fails
+    until it has one."""
+
+    validators: list = []
+
+
+class AddressCuration(serializers.ModelSerializer):
+    class Meta(CurationMeta):
         model = ServerAddress
-        fields = ("scheme", "host", "port")
+        fields = model_order(ServerAddress, "scheme", "host", "port")
         extra_kwargs = {"port": {"min_value": 1, "max_value": 65535}}
 
 
-class ServerCuration(CurationSerializer):
+class ServerCuration(serializers.ModelSerializer):
     addresses = AddressCuration(many=True, required=False)
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Server
-        fields = ("pubkey", "addresses", *Server.CURATED_FIELDS)
+        fields = model_order(Server, "pubkey", "addresses", *Server.CURATED_FIELDS)
+        extra_kwargs = {"pubkey": {"validators": [pubkey_validator]}}
 
 
 class MaintainerTagCuration(serializers.Serializer):
@@ -156,53 +156,56 @@ class MaintainerTagCuration(serializers.Serializer):
     added_at = serializers.DateTimeField(required=False)
 
 
-class RoomCuration(CurationSerializer):
+class RoomCuration(serializers.ModelSerializer):
     server = serializers.RegexField(pubkey_validator.regex, source="server.pubkey")
     maintainer_tags = MaintainerTagCuration(many=True, required=False)
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Room
-        fields = ("server", "token", *Room.CURATED_FIELDS, "maintainer_tags")
+        fields = model_order(Room, "server", "token", *Room.CURATED_FIELDS, "maintainer_tags")
 
 
-class TagCuration(CurationSerializer):
-    class Meta:
+class TagCuration(serializers.ModelSerializer):
+    class Meta(CurationMeta):
         model = Tag
-        exclude = ["id"]
+        fields = model_order(Tag)
+        extra_kwargs = {"slug": {"validators": [validate_unicode_slug]}}
 
 
-class SourceCuration(CurationSerializer):
-    class Meta:
+class SourceCuration(serializers.ModelSerializer):
+    class Meta(CurationMeta):
         model = Source
-        fields = SOURCE_FIELDS
+        fields = model_order(Source, *SOURCE_FIELDS)
+        extra_kwargs = {"name": {"validators": []}, "url": {"validators": []}}
 
 
-class ListingCuration(CurationSerializer):
+class ListingCuration(serializers.ModelSerializer):
     updated = serializers.DateTimeField(required=False)
     rooms = RoomRef(many=True, required=False)
     tags = TagSlugList(required=False)
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Listing
-        exclude = ["id"]
+        fields = model_order(Listing)
+        extra_kwargs = {"slug": {"validators": []}}
 
 
-class SubmissionCuration(CurationSerializer):
+class SubmissionCuration(serializers.ModelSerializer):
     room = RoomRef(allow_null=True, required=False)
     decided_by = UsernameField(allow_null=True, required=False)
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Submission
-        exclude = ["id"]
+        fields = model_order(Submission)
         extra_kwargs = {"created_at": {"required": True}}
 
 
-class ReportCuration(CurationSerializer):
+class ReportCuration(serializers.ModelSerializer):
     room = RoomRef()
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Report
-        exclude = ["id"]
+        fields = model_order(Report)
         extra_kwargs = {"created_at": {"required": True}}
 
 

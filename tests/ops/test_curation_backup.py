@@ -472,6 +472,8 @@ def test_moderators_missing_from_the_database_are_reported(moderated):
         (lambda data: data["rooms"][12].update(language={"code": "en"}), "rooms[12].language:"),
         (lambda data: data["rooms"][12].update(age_rating="teen"), "rooms[12].age_rating:"),
         (lambda data: data["rooms"][12].update(language="xx-nope"), "rooms[12].language:"),
+        (lambda data: data["servers"][2].update(pubkey="AB" * 32), "servers[2].pubkey:"),
+        (lambda data: data["tags"][0].update(slug="not a slug"), "tags[0].slug:"),
         (
             lambda data: data["listings"][0]["rooms"].append({"server": "00", "token": "a"}),
             "listings[0].rooms[0].server:",
