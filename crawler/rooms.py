@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from directory.formats.snapshot import RoomSerializer
 from directory.lib.activity import weekly_active_users
 from directory.lib.roomtext import (
     UNLISTED_TAG,
@@ -20,7 +21,6 @@ from directory.lib.roomtext import (
 )
 from directory.models import AgeRating
 from directory.servers import sogs_room_values
-from directory.snapshot import RoomSerializer
 
 READ_ONLY = "read-only"
 UPLOADS_OFF = "uploads off"

@@ -18,7 +18,7 @@ from django.urls import path
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from directory import crawl_report, curation
+from directory import crawl_report, moderation
 from directory.models import (
     AgeRating,
     CrawlRun,
@@ -176,7 +176,7 @@ class RoomAdmin(SimpleHistoryAdmin):
         if rating not in AgeRating.values:
             self.message_user(request, "Choose an age rating first.", messages.ERROR)
             return
-        count = curation.set_age_rating(queryset, rating)
+        count = moderation.set_age_rating(queryset, rating)
         self.message_user(request, f"Rated {count} rooms '{rating}'.", messages.SUCCESS)
 
     def _chosen_tag(self, request: HttpRequest) -> Tag | None:
@@ -188,30 +188,30 @@ class RoomAdmin(SimpleHistoryAdmin):
     @admin.action(description="Add the tag chosen beside the menu", permissions=["change"])
     def add_tag(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
         if tag := self._chosen_tag(request):
-            count = curation.add_tag(queryset, tag)
+            count = moderation.add_tag(queryset, tag)
             self.message_user(request, f"Tagged {count} rooms '{tag}'.", messages.SUCCESS)
 
     @admin.action(description="Remove the tag chosen beside the menu", permissions=["change"])
     def remove_tag(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
         if tag := self._chosen_tag(request):
-            count = curation.remove_tag(queryset, tag)
+            count = moderation.remove_tag(queryset, tag)
             self.message_user(request, f"Removed '{tag}' from {count} rooms.", messages.SUCCESS)
 
     @admin.action(description="Hide from the public", permissions=["change"])
     def hide_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
-        self.message_user(request, f"Hid {curation.set_flag(queryset, 'hidden', True)} rooms.")
+        self.message_user(request, f"Hid {moderation.set_flag(queryset, 'hidden', True)} rooms.")
 
     @admin.action(description="Show to the public again", permissions=["change"])
     def unhide_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
-        self.message_user(request, f"Unhid {curation.set_flag(queryset, 'hidden', False)} rooms.")
+        self.message_user(request, f"Unhid {moderation.set_flag(queryset, 'hidden', False)} rooms.")
 
     @admin.action(description="Pin", permissions=["change"])
     def pin_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
-        self.message_user(request, f"Pinned {curation.set_flag(queryset, 'pinned', True)} rooms.")
+        self.message_user(request, f"Pinned {moderation.set_flag(queryset, 'pinned', True)} rooms.")
 
     @admin.action(description="Unpin", permissions=["change"])
     def unpin_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
-        count = curation.set_flag(queryset, "pinned", False)
+        count = moderation.set_flag(queryset, "pinned", False)
         self.message_user(request, f"Unpinned {count} rooms.")
 
 
@@ -276,11 +276,11 @@ class ServerAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Hide from the public", permissions=["change"])
     def hide_servers(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
-        self.message_user(request, f"Hid {curation.set_flag(queryset, 'hidden', True)} servers.")
+        self.message_user(request, f"Hid {moderation.set_flag(queryset, 'hidden', True)} servers.")
 
     @admin.action(description="Show to the public again", permissions=["change"])
     def unhide_servers(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
-        count = curation.set_flag(queryset, "hidden", False)
+        count = moderation.set_flag(queryset, "hidden", False)
         self.message_user(request, f"Unhid {count} servers.")
 
     @admin.action(description="Poll now", permissions=["change"])
@@ -457,7 +457,7 @@ class SubmissionAdmin(SimpleHistoryAdmin):
     def approve(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
         pending = queryset.exclude(status=Submission.Status.APPROVED)
         for submission in pending:
-            curation.approve_submission(submission, request.user)
+            moderation.approve_submission(submission, request.user)
         self.message_user(request, f"Approved {len(pending)} submission(s).", messages.SUCCESS)
 
     @admin.action(
@@ -470,7 +470,7 @@ class SubmissionAdmin(SimpleHistoryAdmin):
             return
         pending = queryset.filter(status=Submission.Status.PENDING)
         for submission in pending:
-            curation.reject_submission(submission, request.user, reason)
+            moderation.reject_submission(submission, request.user, reason)
         self.message_user(request, f"Rejected {len(pending)} submission(s).", messages.SUCCESS)
 
 

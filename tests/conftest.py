@@ -44,7 +44,7 @@ def write_snapshot(tmp_path):
 @pytest.fixture
 def imported(db):
     """The directory after importing the real snapshot."""
-    from directory.snapshot import import_snapshot
+    from directory.formats.snapshot import import_snapshot
 
     return import_snapshot(SNAPSHOT)
 

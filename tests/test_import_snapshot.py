@@ -10,9 +10,9 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
+from directory.formats.snapshot import import_snapshot
 from directory.lib.languages import language_from_flag
 from directory.models import AgeRating, Room, RoomTag, Server, Tag
-from directory.snapshot import import_snapshot
 from tests.conftest import REPO, SNAPSHOT
 
 

@@ -78,8 +78,8 @@ def seed(rooms: int) -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
+    from directory.formats.snapshot import import_snapshot
     from directory.models import Room, RoomTag, Server
-    from directory.snapshot import import_snapshot
 
     call_command("migrate", verbosity=0)
     import_snapshot(SNAPSHOT)

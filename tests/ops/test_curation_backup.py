@@ -16,8 +16,10 @@ from django.core.management import CommandError, ManagementUtility, call_command
 from django.db import connections, models
 from django.db.models import QuerySet
 
-from directory import curation
-from directory.curation_backup import CurationError, export_curation, import_curation
+from directory import moderation
+from directory.formats.common import FormatError
+from directory.formats.curation import export_curation, import_curation
+from directory.formats.snapshot import import_snapshot
 from directory.models import (
     AgeRating,
     Listing,
@@ -29,7 +31,6 @@ from directory.models import (
     Submission,
     Tag,
 )
-from directory.snapshot import import_snapshot
 from tests.conftest import SNAPSHOT
 
 # Source fields a fetch writes: bookkeeping, not a moderator's decision.
@@ -165,12 +166,12 @@ def _only(rooms: list[Room]) -> QuerySet[Room]:
 
 
 def moderate(moderator: User) -> None:
-    """Moderator decisions across every curated field, through curation.py and direct edits."""
+    """Moderator decisions across every curated field, through moderation.py and direct edits."""
     rooms = _rooms()
-    curation.set_age_rating(_only(rooms[:5]), AgeRating.SFW)
-    curation.set_age_rating(_only(rooms[5:7]), AgeRating.NSFW)
-    curation.set_flag(_only(rooms[7:9]), "hidden", True)
-    curation.set_flag(_only(rooms[9:11]), "pinned", True)
+    moderation.set_age_rating(_only(rooms[:5]), AgeRating.SFW)
+    moderation.set_age_rating(_only(rooms[5:7]), AgeRating.NSFW)
+    moderation.set_flag(_only(rooms[7:9]), "hidden", True)
+    moderation.set_flag(_only(rooms[9:11]), "pinned", True)
     for room, language in zip(rooms[11:14], ["de", "mul", "pt"], strict=True):
         room.language = language
         room.maintainer_description = f"Notes on {room.token}: friendly, mostly {language}."
@@ -180,7 +181,7 @@ def moderate(moderator: User) -> None:
     rooms[14].save()
 
     servers = list(Server.objects.order_by("pubkey"))
-    curation.set_flag(Server.objects.filter(pk=servers[0].pk), "hidden", True)
+    moderation.set_flag(Server.objects.filter(pk=servers[0].pk), "hidden", True)
     servers[1].notes = "Operator reachable at @someone."
     servers[1].default_age_rating = AgeRating.NSFW
     servers[2].official = not servers[2].official
@@ -195,8 +196,8 @@ def moderate(moderator: User) -> None:
     crawled.label = crawled.label.title()
     crawled.kind = Tag.Kind.MAINTAINER  # adopted by the moderators
     crawled.save()
-    curation.add_tag(_only(rooms[15:18]), mine)
-    curation.add_tag(_only(rooms[18:19]), crawled)
+    moderation.add_tag(_only(rooms[15:18]), mine)
+    moderation.add_tag(_only(rooms[18:19]), crawled)
     RoomTag.objects.filter(room=rooms[15], tag=mine).update(added_at=PAST)
 
     Source.objects.create(
@@ -254,9 +255,9 @@ def _submissions(moderator: User, rooms: list[Room]) -> None:
         check_detail="Reachable, key proven.",
         checked_at=PAST,
     )
-    curation.approve_submission(approved, moderator)  # an unknown server and room, listed
+    moderation.approve_submission(approved, moderator)  # an unknown server and room, listed
     rejected = _submission(rooms[0].token, rooms[0].server.pubkey, host="elsewhere.example")
-    curation.reject_submission(rejected, moderator, "Already listed.")
+    moderation.reject_submission(rejected, moderator, "Already listed.")
 
 
 def _reports(rooms: list[Room]) -> None:
@@ -471,6 +472,8 @@ def test_moderators_missing_from_the_database_are_reported(moderated):
         (lambda data: data["rooms"][12].update(language={"code": "en"}), "rooms[12].language:"),
         (lambda data: data["rooms"][12].update(age_rating="teen"), "rooms[12].age_rating:"),
         (lambda data: data["rooms"][12].update(language="xx-nope"), "rooms[12].language:"),
+        (lambda data: data["servers"][2].update(pubkey="AB" * 32), "servers[2].pubkey:"),
+        (lambda data: data["tags"][0].update(slug="not a slug"), "tags[0].slug:"),
         (
             lambda data: data["listings"][0]["rooms"].append({"server": "00", "token": "a"}),
             "listings[0].rooms[0].server:",
@@ -498,7 +501,7 @@ def test_a_bad_file_names_the_problem_and_changes_nothing(moderated, change, mes
     change(data)
     state = curation_state()
 
-    with pytest.raises(CurationError) as error:
+    with pytest.raises(FormatError) as error:
         import_curation(data)
 
     assert message in str(error.value)
@@ -512,7 +515,7 @@ def test_a_conflict_while_writing_rolls_everything_back(imported):
     data["sources"][0]["name"] = "RENAMED"  # its URL still belongs to the source in the database
     state = curation_state()
 
-    with pytest.raises(CurationError, match=r"sources\[\d+\].url: already the URL"):
+    with pytest.raises(FormatError, match=r"sources\[\d+\].url: already the URL"):
         import_curation(data)
 
     assert curation_state() == state

@@ -46,7 +46,7 @@ def browser():
 @pytest.fixture
 def site(transactional_db, live_server):
     """The demo directory (97 rooms), one room rated adult and one with 30 days of history."""
-    from directory.snapshot import import_snapshot
+    from directory.formats.snapshot import import_snapshot
     from tests.conftest import SNAPSHOT
     from tests.web.conftest import add_history
 

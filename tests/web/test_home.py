@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from directory import curation
+from directory import moderation
 from directory.browse import RoomQuery, filter_rooms
 from directory.models import AgeRating, Room, RoomTag, Server, Tag
 from tests.web.conftest import add_history
@@ -56,7 +56,7 @@ def test_adult_rooms_appear_only_with_the_toggle_and_a_warning(client, imported,
 def test_rated_safe_room_with_nsfw_signal_is_shown(client, imported, many_per_page):
     room = Room.objects.filter(suggested_age_rating=AgeRating.NSFW).first()
     assert room.name not in names(get(client))
-    curation.set_age_rating(Room.objects.filter(pk=room.pk), AgeRating.SFW)
+    moderation.set_age_rating(Room.objects.filter(pk=room.pk), AgeRating.SFW)
     assert room.name in names(get(client))
 
 
@@ -163,7 +163,7 @@ def test_fragment_for_instant_filtering(client, imported):
 def test_cached_list_follows_moderator_edits_and_crawls(client, imported, many_per_page):
     room = Room.objects.get(token="ai")
     assert "Artificial Intelligence" in names(get(client))
-    curation.set_age_rating(Room.objects.filter(pk=room.pk), AgeRating.NSFW)  # moderator
+    moderation.set_age_rating(Room.objects.filter(pk=room.pk), AgeRating.NSFW)  # moderator
     assert "Artificial Intelligence" not in names(get(client))
     Room.objects.filter(pk=room.pk).update(name="Renamed by a crawl", last_seen=timezone.now())
     assert "Renamed by a crawl" in names(get(client, nsfw="1"))

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from directory import curation
+from directory import moderation
 from directory.models import Room, Server, Submission
 
 KEY = "ab" * 32
@@ -86,10 +86,10 @@ def test_status_page_shows_the_check_result_at_an_unguessable_url(client, db):
 
 def test_rejection_reason_is_shown_to_the_submitter(client, db, moderator):
     url = submit(client)["Location"]
-    curation.reject_submission(Submission.objects.get(), moderator, "Spam room")
+    moderation.reject_submission(Submission.objects.get(), moderator, "Spam room")
     assert "Rejected: Spam room" in client.get(url).content.decode()
     with pytest.raises(ValueError, match="reason"):
-        curation.reject_submission(Submission.objects.get(), moderator, " ")
+        moderation.reject_submission(Submission.objects.get(), moderator, " ")
 
 
 def _admin_action(client, action: str, submission: Submission, **extra):

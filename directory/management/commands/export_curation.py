@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from directory.curation_backup import KINDS, export_curation
+from directory.formats.curation import KINDS, export_curation
 
 
 class Command(BaseCommand):

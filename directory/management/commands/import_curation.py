@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from directory.curation_backup import CurationError, import_curation, read_curation_file
+from directory.formats.common import FormatError, parse_json, read_json
+from directory.formats.curation import import_curation
 
 
 class Command(BaseCommand):
@@ -28,8 +28,8 @@ class Command(BaseCommand):
         try:
             data = self._read(path)
             result = import_curation(data, dry_run=dry_run)
-        except CurationError as error:
-            raise CommandError(" ".join(f"{path}: {error}".split())) from error
+        except FormatError as error:
+            raise CommandError(error.in_file(path)) from error
         if dry_run:
             self.stdout.write("Dry run: nothing was written. The import would give:")
         self.stdout.write(str(result))
@@ -40,9 +40,6 @@ class Command(BaseCommand):
             )
 
     def _read(self, path: str) -> object:
-        if path != "-":
-            return read_curation_file(Path(path))
-        try:
-            return json.loads(sys.stdin.buffer.read())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CurationError(f"not valid JSON (truncated or corrupt?): {error}") from error
+        if path == "-":
+            return parse_json(sys.stdin.buffer.read())
+        return read_json(Path(path))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from directory.snapshot import SnapshotError, import_snapshot
+from directory.formats.common import FormatError
+from directory.formats.snapshot import import_snapshot
 
 
 class Command(BaseCommand):
@@ -22,6 +23,6 @@ class Command(BaseCommand):
     def handle(self, *args, path: Path, **options):
         try:
             result = import_snapshot(path)
-        except SnapshotError as error:
-            raise CommandError(str(error)) from error
+        except FormatError as error:
+            raise CommandError(error.in_file(path)) from error
         self.stdout.write(self.style.SUCCESS(f"Imported {path}: {result}"))

@@ -12,7 +12,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from directory.snapshot import SnapshotError, import_snapshot
+from directory.formats.common import FormatError
+from directory.formats.snapshot import import_snapshot
 
 DEMO_SNAPSHOT = settings.BASE_DIR / "fixtures" / "snapshot" / "servers.json"
 
@@ -26,8 +27,8 @@ class Command(BaseCommand):
     def handle(self, *args, no_admin: bool = False, **options):
         try:
             result = import_snapshot(DEMO_SNAPSHOT)
-        except SnapshotError as error:
-            raise CommandError(str(error)) from error
+        except FormatError as error:
+            raise CommandError(error.in_file(DEMO_SNAPSHOT)) from error
         self.stdout.write(f"Demo data: {result}")
         if not no_admin and settings.DEBUG:
             self._ensure_local_admin()

@@ -8,7 +8,6 @@ only while moderators have left it empty).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from directory.formats.common import FormatError, first_error, read_json
 from directory.lib.joinlinks import parse_server_url
 from directory.lib.languages import language_from_flag
 from directory.lib.roomtext import clean_text
@@ -32,10 +32,6 @@ from directory.servers import (
 
 MAX_FILE_BYTES = 50_000_000
 SESSION_ID = r"^[0-9a-fA-F]{66}\Z"
-
-
-class SnapshotError(Exception):
-    """The snapshot cannot be imported; the message says where and why."""
 
 
 class RoomTextField(serializers.Field):
@@ -117,7 +113,9 @@ class ServerSerializer(serializers.Serializer):
 
 
 @dataclass
-class ImportResult:
+class SnapshotResult:
+    """What an import did, in a crawl's words: servers and rooms new, seen again, or gone."""
+
     servers_new: int = 0
     servers_updated: int = 0
     rooms_new: int = 0
@@ -131,67 +129,40 @@ class ImportResult:
         )
 
 
-def _first_error(errors: Any, path: str = "servers") -> str:
-    """Flatten DRF's nested error structure into 'servers[3].rooms[0].token: message'."""
-    if isinstance(errors, list):
-        for index, item in enumerate(errors):
-            if item and not isinstance(item, str):
-                return _first_error(item, f"{path}[{index}]")
-            if isinstance(item, str):
-                return f"{path}: {item}"
-    if isinstance(errors, dict):
-        for field, item in errors.items():
-            if item:
-                if field == "non_field_errors":
-                    where = path
-                elif isinstance(field, int) or str(field).isdigit():
-                    where = f"{path}[{field}]"
-                else:
-                    where = f"{path}.{field}"
-                return _first_error(item, where)
-    return f"{path}: {errors}"
-
-
 def read_snapshot(path: Path) -> list[dict]:
-    """Read and validate a snapshot file; raise SnapshotError with a clear message."""
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise SnapshotError(f"{path}: larger than {MAX_FILE_BYTES} bytes.")
-        data = json.loads(path.read_bytes())
-    except OSError as error:
-        raise SnapshotError(f"{path}: cannot read: {error.strerror or error}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SnapshotError(f"{path}: not valid JSON (truncated or corrupt?): {error}") from error
+    """The validated servers of a snapshot file; FormatError naming the first problem."""
+    data = read_json(path, max_bytes=MAX_FILE_BYTES)
     if not isinstance(data, list):
-        raise SnapshotError(f"{path}: expected a JSON list of servers, got {type(data).__name__}.")
+        raise FormatError(f"expected a JSON list of servers, got {type(data).__name__}.")
     serializer = ServerSerializer(data=data, many=True)
     if not serializer.is_valid():
-        raise SnapshotError(f"{path}: {_first_error(serializer.errors)}")
+        raise FormatError(first_error(serializer.errors, "servers"))
     return serializer.validated_data
 
 
 def read_tag_descriptions(path: Path) -> dict[str, str]:
     """The optional tags.json beside servers.json: reserved tag text -> description."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(path)
+    except FormatError:
         return {}
     if not isinstance(data, dict):
         return {}
     return {str(key): clean_text(value, 300) for key, value in data.items()}
 
 
-def import_snapshot(path: Path) -> ImportResult:
+def import_snapshot(path: Path) -> SnapshotResult:
+    """Validate the snapshot at ``path`` (and its tags.json) and write it in one transaction."""
     servers = read_snapshot(path)
     descriptions = read_tag_descriptions(path.with_name("tags.json"))
-    result = ImportResult()
+    result = SnapshotResult()
     with transaction.atomic():
         for server_data in servers:
             _import_server(server_data, descriptions, result)
     return result
 
 
-def _import_server(data: dict, descriptions: dict[str, str], result: ImportResult) -> None:
+def _import_server(data: dict, descriptions: dict[str, str], result: SnapshotResult) -> None:
     now = timezone.now()
     server, created = Server.objects.get_or_create(pubkey=data["pubkey"].lower())
     if created:

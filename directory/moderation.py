@@ -1,4 +1,4 @@
-"""Moderators' decisions as service functions: admin actions (and later the API) call these.
+"""Moderators' actions as service functions: admin actions (and later the API) call these.
 
 Each change is saved object by object so the audit history records who changed what.
 """

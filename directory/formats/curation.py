@@ -40,19 +40,18 @@ with the history change reason ``import_curation``: running an import twice chan
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.core.validators import validate_unicode_slug
 from django.db import transaction
 from django.db.models import Model, Prefetch
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.validators import UniqueValidator
 
+from directory.formats.common import FormatError, first_error
 from directory.models import (
     Listing,
     Report,
@@ -73,10 +72,6 @@ VERSION = 1
 CHANGE_REASON = "import_curation"
 KINDS = ("servers", "rooms", "tags", "sources", "listings", "submissions", "reports")
 SOURCE_FIELDS = ("name", "url", "kind", "enabled", "notes", "suggested_age_rating")
-
-
-class CurationError(Exception):
-    """The curation file cannot be imported; the message says where and why."""
 
 
 # --- The file's shape ------------------------------------------------------------------------
@@ -120,40 +115,40 @@ class UsernameField(serializers.CharField):
         return user.get_username()
 
 
-class CurationSerializer(serializers.ModelSerializer):
-    """Fields and checks from the model, without database look-ups: the database may be empty,
-    and uniqueness within the file is checked separately."""
-
-    def get_validators(self) -> list:
-        return []
-
-    def get_field_names(self, declared_fields, info) -> list[str]:
-        """The model's field order (then the extra fields), so the file reads like the model."""
-        model = self.Meta.model._meta
-        order = [field.name for field in (*model.fields, *model.many_to_many)]
-        names = super().get_field_names(declared_fields, info)
-        return sorted(names, key=lambda name: order.index(name) if name in order else len(order))
-
-    def build_standard_field(self, field_name, model_field):
-        field_class, kwargs = super().build_standard_field(field_name, model_field)
-        validators = kwargs.get("validators", [])
-        kwargs["validators"] = [v for v in validators if not isinstance(v, UniqueValidator)]
-        return field_class, kwargs
+def model_order(model: type[Model], *names: str) -> tuple[str, ...]:
+    """``names`` (by default every field a fixture of the model carries) in the model's field
+    order, names of no model field after: so a file reads like the model, and a field added to
+    the model is exported, validated and imported without a change here."""
+    order = [f.name for f in (*model._meta.fields, *model._meta.many_to_many) if f.serialize]
+    return tuple(sorted(names or order, key=lambda n: order.index(n) if n in order else len(order)))
 
 
-class AddressCuration(CurationSerializer):
-    class Meta:
+class CurationMeta:
+    """What every curation serializer's ``Meta`` shares: the model's fields and checks, without
+    database look-ups, since the database may be empty and uniqueness within the file is checked
+    by ``_check_references``. DRF takes an explicit ``Meta.validators`` instead of the unique
+    together and unique-for-date validators it derives; a unique model field's own validators are
+    given in ``extra_kwargs``, which replaces DRF's list (and so drops its ``UniqueValidator``).
+    A model field made unique needs such an entry: tests/directory/formats/test_curation.py fails
+    until it has one."""
+
+    validators: list = []
+
+
+class AddressCuration(serializers.ModelSerializer):
+    class Meta(CurationMeta):
         model = ServerAddress
-        fields = ("scheme", "host", "port")
+        fields = model_order(ServerAddress, "scheme", "host", "port")
         extra_kwargs = {"port": {"min_value": 1, "max_value": 65535}}
 
 
-class ServerCuration(CurationSerializer):
+class ServerCuration(serializers.ModelSerializer):
     addresses = AddressCuration(many=True, required=False)
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Server
-        fields = ("pubkey", "addresses", *Server.CURATED_FIELDS)
+        fields = model_order(Server, "pubkey", "addresses", *Server.CURATED_FIELDS)
+        extra_kwargs = {"pubkey": {"validators": [pubkey_validator]}}
 
 
 class MaintainerTagCuration(serializers.Serializer):
@@ -161,53 +156,56 @@ class MaintainerTagCuration(serializers.Serializer):
     added_at = serializers.DateTimeField(required=False)
 
 
-class RoomCuration(CurationSerializer):
+class RoomCuration(serializers.ModelSerializer):
     server = serializers.RegexField(pubkey_validator.regex, source="server.pubkey")
     maintainer_tags = MaintainerTagCuration(many=True, required=False)
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Room
-        fields = ("server", "token", *Room.CURATED_FIELDS, "maintainer_tags")
+        fields = model_order(Room, "server", "token", *Room.CURATED_FIELDS, "maintainer_tags")
 
 
-class TagCuration(CurationSerializer):
-    class Meta:
+class TagCuration(serializers.ModelSerializer):
+    class Meta(CurationMeta):
         model = Tag
-        exclude = ["id"]
+        fields = model_order(Tag)
+        extra_kwargs = {"slug": {"validators": [validate_unicode_slug]}}
 
 
-class SourceCuration(CurationSerializer):
-    class Meta:
+class SourceCuration(serializers.ModelSerializer):
+    class Meta(CurationMeta):
         model = Source
-        fields = SOURCE_FIELDS
+        fields = model_order(Source, *SOURCE_FIELDS)
+        extra_kwargs = {"name": {"validators": []}, "url": {"validators": []}}
 
 
-class ListingCuration(CurationSerializer):
+class ListingCuration(serializers.ModelSerializer):
     updated = serializers.DateTimeField(required=False)
     rooms = RoomRef(many=True, required=False)
     tags = TagSlugList(required=False)
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Listing
-        exclude = ["id"]
+        fields = model_order(Listing)
+        extra_kwargs = {"slug": {"validators": []}}
 
 
-class SubmissionCuration(CurationSerializer):
+class SubmissionCuration(serializers.ModelSerializer):
     room = RoomRef(allow_null=True, required=False)
     decided_by = UsernameField(allow_null=True, required=False)
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Submission
-        exclude = ["id"]
+        fields = model_order(Submission)
         extra_kwargs = {"created_at": {"required": True}}
 
 
-class ReportCuration(CurationSerializer):
+class ReportCuration(serializers.ModelSerializer):
     room = RoomRef()
 
-    class Meta:
+    class Meta(CurationMeta):
         model = Report
-        exclude = ["id"]
+        fields = model_order(Report)
         extra_kwargs = {"created_at": {"required": True}}
 
 
@@ -264,42 +262,14 @@ def export_curation() -> dict:
 # --- Validation ------------------------------------------------------------------------------
 
 
-def read_curation_file(path: Path) -> object:
-    """The parsed JSON of a curation file; CurationError when it cannot be read or parsed."""
-    try:
-        return json.loads(path.read_bytes())
-    except OSError as error:
-        raise CurationError(f"cannot read: {error.strerror or error}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CurationError(f"not valid JSON (truncated or corrupt?): {error}") from error
-
-
-def _error_path(errors: Any, path: str = "") -> str:
-    """Flatten DRF's nested errors into their first one: 'rooms[12].age_rating: message'."""
-    if isinstance(errors, list) and errors and all(isinstance(item, str) for item in errors):
-        return f"{path or 'file'}: {errors[0]}"
-    items = enumerate(errors) if isinstance(errors, list) else errors.items()
-    for name, item in items:
-        if not item:
-            continue
-        if name == "non_field_errors":
-            where = path
-        elif isinstance(name, int) or str(name).isdigit():
-            where = f"{path}[{name}]"
-        else:
-            where = f"{path}.{name}" if path else str(name)
-        return _error_path(item, where)
-    return f"{path or 'file'}: {errors}"
-
-
 def _check_header(data: object) -> None:
     if not isinstance(data, dict):
-        raise CurationError(f"expected a JSON object (a curation file), got {type(data).__name__}.")
+        raise FormatError(f"expected a JSON object (a curation file), got {type(data).__name__}.")
     if data.get("format") != FORMAT:
-        raise CurationError(f"format: expected {FORMAT!r}, got {data.get('format')!r}.")
+        raise FormatError(f"format: expected {FORMAT!r}, got {data.get('format')!r}.")
     version = data.get("version")
     if version != VERSION or isinstance(version, bool):
-        raise CurationError(f"version: this directory reads version {VERSION}, not {version!r}.")
+        raise FormatError(f"version: this directory reads version {VERSION}, not {version!r}.")
 
 
 def _check_references(data: dict) -> None:
@@ -317,7 +287,7 @@ def _check_references(data: dict) -> None:
 
     def need(found: bool, where: str, what: str) -> None:
         if not found:
-            raise CurationError(f"{where}: {what} is not in the file.")
+            raise FormatError(f"{where}: {what} is not in the file.")
 
     for i, entry in enumerate(data["rooms"]):
         need(entry["server"]["pubkey"] in servers, f"rooms[{i}].server", "this server")
@@ -325,7 +295,7 @@ def _check_references(data: dict) -> None:
         for j, slug in enumerate(slugs):
             need(slug in tags, f"rooms[{i}].maintainer_tags[{j}].tag", f"tag {slug!r}")
             if slug in slugs[:j]:
-                raise CurationError(f"rooms[{i}].maintainer_tags[{j}].tag: {slug!r} twice.")
+                raise FormatError(f"rooms[{i}].maintainer_tags[{j}].tag: {slug!r} twice.")
     for i, entry in enumerate(data["listings"]):
         for j, room in enumerate(entry.get("rooms", [])):
             need(room.key in rooms, f"listings[{i}].rooms[{j}]", "this room")
@@ -342,17 +312,17 @@ def _unique(data: dict, kind: str, key) -> set:
     for i, entry in enumerate(data[kind]):
         value = key(entry)
         if value in seen:
-            raise CurationError(f"{kind}[{i}]: appears twice in the file.")
+            raise FormatError(f"{kind}[{i}]: appears twice in the file.")
         seen.add(value)
     return seen
 
 
 def validate_curation(data: object) -> dict:
-    """The validated content of a curation document; CurationError naming the first problem."""
+    """The validated content of a curation document; FormatError naming the first problem."""
     _check_header(data)
     checked = CurationFile(data=data)
     if not checked.is_valid():
-        raise CurationError(_error_path(checked.errors))
+        raise FormatError(first_error(checked.errors))
     _check_references(checked.validated_data)
     return checked.validated_data
 
@@ -368,7 +338,9 @@ class Counts:
 
 
 @dataclass
-class ImportResult:
+class CurationResult:
+    """What an import did, kind by kind: objects created, changed, or already as in the file."""
+
     counts: dict[str, Counts] = field(default_factory=lambda: {kind: Counts() for kind in KINDS})
     unknown_users: set[str] = field(default_factory=set)
     dry_run: bool = False
@@ -388,13 +360,13 @@ class ImportResult:
         )
 
 
-def import_curation(data: object, *, dry_run: bool = False) -> ImportResult:
+def import_curation(data: object, *, dry_run: bool = False) -> CurationResult:
     """Validate ``data`` (a parsed curation file) and write it in one transaction.
 
     With ``dry_run`` everything is written and then rolled back: the result says what would change.
     """
     entries = validate_curation(data)
-    result = ImportResult(dry_run=dry_run)
+    result = CurationResult(dry_run=dry_run)
     with transaction.atomic():
         tags = _import_tags(entries["tags"], result)
         _import_sources(entries["sources"], result)
@@ -430,7 +402,7 @@ def _update(obj: Model, values: dict) -> bool:
 
 
 def _upsert(
-    obj: Model | None, model: type[Model], values: dict, kind: str, result: ImportResult
+    obj: Model | None, model: type[Model], values: dict, kind: str, result: CurationResult
 ) -> Model:
     if obj is None:
         obj = _create(model, values)
@@ -440,7 +412,7 @@ def _upsert(
     return obj
 
 
-def _import_tags(entries: list[dict], result: ImportResult) -> dict[str, Tag]:
+def _import_tags(entries: list[dict], result: CurationResult) -> dict[str, Tag]:
     existing = Tag.objects.in_bulk([entry["slug"] for entry in entries], field_name="slug")
     return {
         entry["slug"]: _upsert(existing.get(entry["slug"]), Tag, entry, "tags", result)
@@ -448,16 +420,16 @@ def _import_tags(entries: list[dict], result: ImportResult) -> dict[str, Tag]:
     }
 
 
-def _import_sources(entries: list[dict], result: ImportResult) -> None:
+def _import_sources(entries: list[dict], result: CurationResult) -> None:
     existing = Source.objects.in_bulk([entry["name"] for entry in entries], field_name="name")
     for i, entry in enumerate(entries):
         taken = Source.objects.filter(url=entry.get("url")).exclude(name=entry["name"]).first()
         if taken is not None:  # url is unique too: say so rather than fail on the constraint
-            raise CurationError(f"sources[{i}].url: already the URL of source {taken.name!r}.")
+            raise FormatError(f"sources[{i}].url: already the URL of source {taken.name!r}.")
         _upsert(existing.get(entry["name"]), Source, entry, "sources", result)
 
 
-def _import_servers(entries: list[dict], result: ImportResult) -> dict[str, Server]:
+def _import_servers(entries: list[dict], result: CurationResult) -> dict[str, Server]:
     existing = Server.objects.in_bulk([entry["pubkey"] for entry in entries], field_name="pubkey")
     servers = {}
     for entry in entries:
@@ -474,7 +446,7 @@ def _import_servers(entries: list[dict], result: ImportResult) -> dict[str, Serv
 
 
 def _import_rooms(
-    entries: list[dict], servers: dict[str, Server], tags: dict[str, Tag], result: ImportResult
+    entries: list[dict], servers: dict[str, Server], tags: dict[str, Tag], result: CurationResult
 ) -> dict[tuple[str, str], Room]:
     existing = {(room.server.pubkey, room.token_key): room for room in _rooms_in_key_order()}
     assignments: dict[int, dict[int, RoomTag]] = defaultdict(dict)
@@ -522,7 +494,7 @@ def _set_maintainer_tags(room: Room, wanted: dict[int, dict], current: dict[int,
 
 
 def _import_listings(
-    entries: list[dict], rooms: dict[tuple, Room], tags: dict[str, Tag], result: ImportResult
+    entries: list[dict], rooms: dict[tuple, Room], tags: dict[str, Tag], result: CurationResult
 ) -> None:
     existing = Listing.objects.in_bulk([entry["slug"] for entry in entries], field_name="slug")
     for entry in entries:
@@ -553,7 +525,7 @@ def _import_listings(
         result.count("listings", outcome)
 
 
-def _user_ids(names: set[str], result: ImportResult) -> dict[str, int]:
+def _user_ids(names: set[str], result: CurationResult) -> dict[str, int]:
     """Moderators by user name; names this database lacks are reported, and left unset."""
     users = get_user_model()._default_manager
     field_name = get_user_model().USERNAME_FIELD
@@ -563,7 +535,7 @@ def _user_ids(names: set[str], result: ImportResult) -> dict[str, int]:
 
 
 def _import_submissions(
-    entries: list[dict], rooms: dict[tuple, Room], result: ImportResult
+    entries: list[dict], rooms: dict[tuple, Room], result: CurationResult
 ) -> None:
     existing = {(s.join_url, s.created_at): s for s in Submission.objects.all()}
     user_ids = _user_ids(
@@ -581,7 +553,7 @@ def _import_submissions(
         _upsert(obj, Submission, values, "submissions", result)
 
 
-def _import_reports(entries: list[dict], rooms: dict[tuple, Room], result: ImportResult) -> None:
+def _import_reports(entries: list[dict], rooms: dict[tuple, Room], result: CurationResult) -> None:
     existing = {(r.room_id, r.kind, r.created_at): r for r in Report.objects.all()}
     for entry in entries:
         values = {name: value for name, value in entry.items() if name != "room"}
