@@ -42,6 +42,9 @@ admin.site.index_title = "Moderation"
 
 
 class OnlineFilter(admin.SimpleListFilter):
+    """Rooms or servers `online()` as the site and the API say it, or all the others (offline
+    and never polled alike)."""
+
     title = "online"
     parameter_name = "online"
 
@@ -49,15 +52,10 @@ class OnlineFilter(admin.SimpleListFilter):
         return [("yes", "Online"), ("no", "Offline")]
 
     def queryset(self, request, queryset):
-        ok = Server.PollStatus.OK
-        if queryset.model is Server:
-            online = {"last_poll_status": ok}
-        else:
-            online = {"server__last_poll_status": ok, "listed_by_server": True}
         if self.value() == "yes":
-            return queryset.filter(**online)
+            return queryset.online()
         if self.value() == "no":
-            return queryset.exclude(**online)
+            return queryset.exclude(pk__in=queryset.model.objects.online().values("pk"))
         return queryset
 
 

@@ -1,6 +1,8 @@
-"""What the public pages show: search, filters and sorting of rooms, and their activity series.
+"""What the public pages show: a visitor's query of rooms, and the rooms' activity series.
 
 Plain functions of a query and the database, so views stay thin and tests can call them directly.
+Search, ratings, online state and sort orders are `RoomQuerySet`'s (directory/models.py), shared
+with the API and the admin.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db.models import F, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Max, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from directory.models import AgeRating, Room, RoomActivity, RoomTag, Server
+from directory.models import DEFAULT_SORT, Room, RoomActivity, RoomTag, Server, sort_name
 
+# The orders the home page's menu offers (ROOM_SORTS names; every one of them works in links).
 SORTS = {
-    "active": "Active users",
+    "active_users": "Active users",
     "name": "Name",
     "newest": "Newest",
     "messages": "Most messages",
@@ -35,13 +38,12 @@ class RoomQuery:
     language: str = ""
     tag: str = ""
     online: bool = False
-    sort: str = "active"
+    sort: str = DEFAULT_SORT
     nsfw: bool = False
     page: int = 1
 
     @classmethod
     def from_params(cls, params) -> RoomQuery:
-        sort = params.get("sort", "active")
         try:
             page = max(1, min(10_000, int(params.get("page", "1"))))
         except ValueError:
@@ -51,7 +53,7 @@ class RoomQuery:
             language=params.get("lang", "").strip().lower()[:12],
             tag=params.get("tag", "").strip()[:64],
             online=params.get("online") == "1",
-            sort=sort if sort in SORTS else "active",
+            sort=sort_name(params.get("sort", "")) or DEFAULT_SORT,
             nsfw=params.get("nsfw") == "1",
             page=page,
         )
@@ -67,7 +69,7 @@ class RoomQuery:
             "lang": self.language,
             "tag": self.tag,
             "online": "1" if self.online else "",
-            "sort": "" if self.sort == "active" else self.sort,
+            "sort": "" if self.sort == DEFAULT_SORT else self.sort,
             "nsfw": "1" if self.nsfw else "",
             "page": "" if self.page == 1 else str(self.page),
         }
@@ -75,82 +77,17 @@ class RoomQuery:
         return {key: value for key, value in values.items() if value}
 
 
-def safe_rating_q() -> Q:
-    """Rooms rated safe, or unrated with no NSFW signal from sources or hashtags."""
-    return Q(age_rating=AgeRating.SFW) | Q(
-        age_rating=AgeRating.UNRATED, suggested_age_rating=AgeRating.UNRATED
-    )
-
-
-def is_adult(room: Room) -> bool:
-    return room.age_rating == AgeRating.NSFW or (
-        room.age_rating == AgeRating.UNRATED and room.suggested_age_rating == AgeRating.NSFW
-    )
-
-
-def is_offline(room: Room) -> bool:
-    """The last poll failed or the server stopped listing the room (never polled is not offline)."""
-    status = room.server.last_poll_status
-    failed = status not in (Server.PollStatus.OK, Server.PollStatus.NEVER)
-    return failed or not room.listed_by_server
-
-
-def _search_q(text: str) -> Q:
-    """Every word must match the name, description, a tag or a server address."""
-    condition = Q()
-    for word in text.split()[:8]:
-        tagged = RoomTag.objects.filter(
-            Q(tag__label__icontains=word) | Q(tag__slug__icontains=word)
-        ).values("room_id")
-        condition &= (
-            Q(name__icontains=word)
-            | Q(description__icontains=word)
-            | Q(token__icontains=word)
-            | Q(pk__in=tagged)
-            | Q(server__addresses__host__icontains=word)
-            | Q(server__name__icontains=word)
-        )
-    return condition
-
-
-def messages_since(since) -> Subquery:
-    """Messages posted since ``since``: the growth of the room's message sequence."""
-    growth = (
-        RoomActivity.objects.filter(room=OuterRef("pk"), at__gte=since)
-        .values("room")
-        .annotate(growth=Max("message_sequence") - Min("message_sequence"))
-        .values("growth")
-    )
-    return Subquery(growth)
-
-
 def filter_rooms(query: RoomQuery) -> QuerySet[Room]:
     rooms = Room.objects.public()
     if not query.nsfw:
-        rooms = rooms.filter(safe_rating_q())
+        rooms = rooms.safe()
     if query.language:
         rooms = rooms.filter(language=query.language)
     if query.tag:
         rooms = rooms.filter(pk__in=RoomTag.objects.filter(tag__slug=query.tag).values("room_id"))
     if query.online:
         rooms = rooms.online()
-    if query.q:
-        rooms = rooms.filter(pk__in=Room.objects.filter(_search_q(query.q)).values("pk"))
-    return _sorted(rooms, query.sort)
-
-
-def _sorted(rooms: QuerySet[Room], sort: str) -> QuerySet[Room]:
-    if sort == "name":
-        return rooms.order_by("name", "token")
-    if sort == "newest":
-        return rooms.order_by("-included_at", "name")
-    if sort == "messages":
-        since = timezone.now() - timedelta(days=7)
-        rooms = rooms.annotate(recent_messages=messages_since(since))
-        return rooms.order_by(F("recent_messages").desc(nulls_last=True), "name")
-    return rooms.order_by(
-        "-pinned", F("active_users_weekly").desc(nulls_last=True), "name", "token"
-    )
+    return rooms.search(query.q).sorted_by(query.sort)
 
 
 def with_display_data(rooms: QuerySet[Room]) -> QuerySet[Room]:

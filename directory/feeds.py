@@ -6,7 +6,6 @@ from django.contrib.syndication.views import Feed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
-from directory.browse import safe_rating_q
 from directory.lib.roomtext import clean_text
 from directory.models import Room
 
@@ -22,7 +21,7 @@ class NewCommunitiesFeed(Feed):
         return reverse("home") + "?sort=newest"
 
     def items(self):
-        rooms = Room.objects.public().filter(safe_rating_q()).select_related("server")
+        rooms = Room.objects.public().safe().select_related("server")
         return rooms.order_by("-included_at")[:FEED_SIZE]
 
     def item_title(self, room: Room) -> str:

@@ -13,7 +13,22 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import (
+    Case,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Lower
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -83,6 +98,10 @@ class Source(models.Model):
 class ServerQuerySet(models.QuerySet):
     def visible(self) -> ServerQuerySet:
         return self.filter(hidden=False).exclude(key_state=Server.KeyState.FAILED)
+
+    def online(self) -> ServerQuerySet:
+        """Servers that answered their last poll (`Server.is_online`)."""
+        return self.filter(last_poll_status=Server.PollStatus.OK)
 
 
 class Server(models.Model):
@@ -251,7 +270,71 @@ class Tag(models.Model):
         return self.label
 
 
+# Rated safe, or unrated with no adult signal from a source or the room's hashtags (they only
+# ever suggest NSFW). The default views show only these; every other room is adult.
+SAFE_RATING = Q(age_rating=AgeRating.SFW) | Q(
+    age_rating=AgeRating.UNRATED, suggested_age_rating=AgeRating.UNRATED
+)
+# Never polled is neither online nor offline: the room page says "not polled yet".
+ONLINE = Q(listed_by_server=True, server__last_poll_status=Server.PollStatus.OK)
+OFFLINE = Q(listed_by_server=False) | ~Q(
+    server__last_poll_status__in=[Server.PollStatus.OK, Server.PollStatus.NEVER]
+)
+
+# Message rates: from the first and last poll within the window; a shorter span of polls than
+# MIN_RATE_SPAN says more about noise than about the room, so it gives no rate.
+RATE_WINDOW = timedelta(days=7)
+MIN_RATE_SPAN = timedelta(hours=1)
+
+# The sort orders of the site and the API, by name. Unknown counts and dates go last on every
+# database (PostgreSQL would put them first); names in any case, then pk, break ties.
+ROOM_SORTS: dict[str, tuple] = {
+    "active_users": (
+        "-pinned",
+        F("active_users_weekly").desc(nulls_last=True),
+        Lower("name"),
+        "pk",
+    ),
+    "name": (Lower("name"), "pk"),
+    "created": (F("created").desc(nulls_last=True), Lower("name"), "pk"),
+    "newest": ("-included_at", Lower("name"), "pk"),
+    "messages": (F("messages_per_day").desc(nulls_last=True), Lower("name"), "pk"),
+}
+DEFAULT_SORT = "active_users"
+# Names links still use: the site called the default order "active" before it took the API's.
+SORT_ALIASES = {"active": "active_users"}
+SEARCH_WORDS = 8
+
+
+def sort_name(name: str) -> str | None:
+    """The canonical name of a sort order (an alias resolved), or None when there is none."""
+    name = SORT_ALIASES.get(name, name)
+    return name if name in ROOM_SORTS else None
+
+
+class Microseconds(Func):
+    """The microseconds from ``earlier`` to ``later`` (datetimes), as a number in the database.
+
+    Django subtracts datetimes per backend: SQLite and MySQL give microseconds already,
+    PostgreSQL an interval."""
+
+    template = "%(expressions)s"
+    output_field = FloatField()
+
+    def __init__(self, later, earlier) -> None:
+        super().__init__(ExpressionWrapper(later - earlier, output_field=DurationField()))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::double precision"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 class RoomQuerySet(models.QuerySet):
+    """The one vocabulary of room queries: the site, the API, the admin and the feeds use it.
+
+    Each state has a `Room` property of the same meaning (`is_online`, `is_offline`,
+    `is_adult`) for a room already loaded."""
+
     def public(self) -> RoomQuerySet:
         """Rooms the public may see: not hidden, on a visible server, not gone for too long."""
         cutoff = timezone.now() - timedelta(days=settings.OFFLINE_GRACE_DAYS)
@@ -262,8 +345,82 @@ class RoomQuerySet(models.QuerySet):
             unlisted_by_operator=False,
         ).exclude(server__key_state=Server.KeyState.FAILED)
 
+    def safe(self) -> RoomQuerySet:
+        """Rated safe, or unrated and flagged adult by no source or hashtag."""
+        return self.filter(SAFE_RATING)
+
+    def adult(self) -> RoomQuerySet:
+        """Every room that is not `safe()`: rated adult, or unrated and flagged adult."""
+        return self.exclude(SAFE_RATING)
+
     def online(self) -> RoomQuerySet:
-        return self.filter(listed_by_server=True, server__last_poll_status=Server.PollStatus.OK)
+        """Its server answered the last poll and still lists the room."""
+        return self.filter(ONLINE)
+
+    def offline(self) -> RoomQuerySet:
+        """The server's last poll failed, or the server stopped listing the room. Not the
+        opposite of `online()`: a room whose server was never polled is neither."""
+        return self.filter(OFFLINE)
+
+    def search(self, text: str) -> RoomQuerySet:
+        """Rooms where every word of ``text`` (the first SEARCH_WORDS) appears, in any case, in
+        the name, the description, the maintainers' description, the token, a tag's label or
+        slug, the server's name or one of its addresses."""
+        condition = Q()
+        for word in text.split()[:SEARCH_WORDS]:
+            tagged = RoomTag.objects.filter(
+                Q(tag__label__icontains=word) | Q(tag__slug__icontains=word)
+            ).values("room_id")
+            condition &= (
+                Q(name__icontains=word)
+                | Q(description__icontains=word)
+                | Q(maintainer_description__icontains=word)
+                | Q(token__icontains=word)
+                | Q(pk__in=tagged)
+                | Q(server__addresses__host__icontains=word)
+                | Q(server__name__icontains=word)
+            )
+        if not condition:
+            return self
+        # Matched in a subquery: the join on addresses would repeat a room once per address.
+        return self.filter(pk__in=Room.objects.filter(condition).values("pk"))
+
+    def with_message_rates(self, window: timedelta = RATE_WINDOW) -> RoomQuerySet:
+        """Annotate ``messages_per_day``: the growth of the message sequence from the first to
+        the last poll within ``window``, per day; None under MIN_RATE_SPAN of polls.
+
+        `message_sequence` counts posts, edits and deletions, so this is activity, not posts."""
+        polls = (
+            RoomActivity.objects.filter(
+                room=OuterRef("pk"),
+                at__gte=timezone.now() - window,
+                message_sequence__isnull=False,
+            )
+            .order_by()
+            .values("room")
+            .annotate(
+                span=Microseconds(Max("at"), Min("at")),
+                growth=Max("message_sequence") - Min("message_sequence"),
+            )
+        )
+        day = timedelta(days=1) / timedelta(microseconds=1)
+        rate = Case(
+            When(
+                span__gte=MIN_RATE_SPAN // timedelta(microseconds=1),
+                then=F("growth") / (F("span") / Value(day)),
+            ),
+            default=None,
+            output_field=FloatField(),
+        )
+        return self.annotate(messages_per_day=Subquery(polls.values(rate=rate)[:1]))
+
+    def sorted_by(self, name: str) -> RoomQuerySet:
+        """In the sort order ``name`` (see ROOM_SORTS; aliases accepted, unknown: default)."""
+        name = sort_name(name) or DEFAULT_SORT
+        rooms = self
+        if name == "messages" and "messages_per_day" not in self.query.annotations:
+            rooms = rooms.with_message_rates()
+        return rooms.order_by(*ROOM_SORTS[name])
 
 
 def room_url(name: str, pubkey: str, token: str) -> str:
@@ -401,7 +558,24 @@ class Room(models.Model):
 
     @property
     def is_online(self) -> bool:
+        """`RoomQuerySet.online()`: its server answered the last poll and still lists it."""
         return self.listed_by_server and self.server.is_online
+
+    @property
+    def is_offline(self) -> bool:
+        """`RoomQuerySet.offline()`: the last poll failed or the server stopped listing it.
+        Never polled is neither online nor offline."""
+        status = self.server.last_poll_status
+        failed = status not in (Server.PollStatus.OK, Server.PollStatus.NEVER)
+        return failed or not self.listed_by_server
+
+    @property
+    def is_adult(self) -> bool:
+        """`RoomQuerySet.adult()`: anything not safe (see SAFE_RATING)."""
+        safe = self.age_rating == AgeRating.SFW or (
+            self.age_rating == AgeRating.UNRATED and self.suggested_age_rating == AgeRating.UNRATED
+        )
+        return not safe
 
 
 class RoomTag(models.Model):
@@ -478,9 +652,7 @@ class Listing(models.Model):
         if self.rating_filter == self.RatingFilter.NSFW:
             return Q(age_rating=AgeRating.NSFW)
         if self.rating_filter == self.RatingFilter.SAFE:
-            return Q(age_rating=AgeRating.SFW) | Q(
-                age_rating=AgeRating.UNRATED, suggested_age_rating=AgeRating.UNRATED
-            )
+            return SAFE_RATING
         return Q()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
-from directory.browse import safe_rating_q
 from directory.models import Room, Server
 
 
@@ -24,7 +23,7 @@ class RoomSitemap(Sitemap):
     limit = 5000
 
     def items(self):
-        rooms = Room.objects.public().filter(safe_rating_q()).select_related("server")
+        rooms = Room.objects.public().safe().select_related("server")
         return rooms.order_by("pk")
 
     def lastmod(self, room: Room):

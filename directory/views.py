@@ -73,8 +73,6 @@ def _results_context(query: browse.RoomQuery) -> dict:
     trends = browse.user_trends([room.pk for room in shown])
     for room in shown:
         room.trend = trends.get(room.pk)
-        room.adult = browse.is_adult(room)
-        room.offline = browse.is_offline(room)
     return {
         "query": query,
         "page": page,
@@ -201,8 +199,6 @@ def _render_room(request: HttpRequest, pubkey: str, token: str, reported: bool) 
     days = browse.server_days_up(room.server)
     context = {
         "room": room,
-        "adult": browse.is_adult(room),
-        "offline": browse.is_offline(room),
         "history": browse.room_history(room),
         "server_uptime": browse.uptime_percent(days, room.server.first_seen),
         "json_ld": _room_json_ld(request, room),
@@ -278,7 +274,7 @@ def server_detail(request: HttpRequest, pubkey: str) -> HttpResponse:
     servers = Server.objects.visible().select_related("preferred_address")
     server = get_object_or_404(servers, pubkey=pubkey.lower())
     rooms = browse.with_display_data(Room.objects.public().filter(server=server))
-    rooms = rooms.filter(browse.safe_rating_q()) if request.GET.get("nsfw") != "1" else rooms
+    rooms = rooms.safe() if request.GET.get("nsfw") != "1" else rooms
     days = browse.server_days_up(server)
     context = {
         "server": server,
@@ -286,10 +282,7 @@ def server_detail(request: HttpRequest, pubkey: str) -> HttpResponse:
         "rooms": rooms.order_by("-pinned", "name"),
         "days": days,
         "uptime": browse.uptime_percent(days, server.first_seen),
-        "hidden_adult": Room.objects.public()
-        .filter(server=server)
-        .exclude(browse.safe_rating_q())
-        .count(),
+        "hidden_adult": Room.objects.public().filter(server=server).adult().count(),
     }
     return render(request, "directory/server.html", context)
 

@@ -7,18 +7,16 @@ everything we add. The shapes are documented field by field in `serializers.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, F, Max, Min, Prefetch, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Prefetch, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from directory.lib.languages import language_flag
-from directory.models import Listing, Room, RoomActivity, RoomTag, Server
+from directory.models import DEFAULT_SORT, Listing, Room, RoomTag, Server
 
 # Fields of a SOGS `GET /room/<token>` reply (protocol.md §2.4) that we store and pass on.
 SOGS_ROOM_FIELDS = (
@@ -37,22 +35,6 @@ SOGS_ROOM_FIELDS = (
     "write",
     "upload",
 )
-RATE_WINDOW = timedelta(days=7)
-# A message rate over less than this span of polls says more about noise than about the room.
-MIN_RATE_SPAN = timedelta(hours=1)
-
-# Unknown counts and dates go last on every database (PostgreSQL would put them first).
-SORTS: dict[str, tuple[Any, ...]] = {
-    "active_users": (
-        "-pinned",
-        F("active_users_weekly").desc(nulls_last=True),
-        Lower("name"),
-        "pk",
-    ),
-    "name": (Lower("name"), "pk"),
-    "created": (F("created").desc(nulls_last=True), Lower("name"), "pk"),
-}
-DEFAULT_SORT = "active_users"
 
 Absolute = Callable[[str], str]
 
@@ -93,13 +75,11 @@ def listings_summary() -> dict[str, Any]:
 
 def listing_detail(listing: Listing, filters: RoomFilters, absolute: Absolute) -> dict[str, Any]:
     """`GET /listing/<id>`: the listing with every room it holds, filtered and sorted."""
-    rooms = list(_filtered_rooms(listing, filters))
-    rates = message_rates(room.pk for room in rooms)
+    rooms = _filtered_rooms(listing, filters)
     return {
         **_listing_head(listing),
         "rooms": [
-            {"room": sogs_room(room), "room_extra": room_extra(room, rates.get(room.pk), absolute)}
-            for room in rooms
+            {"room": sogs_room(room), "room_extra": room_extra(room, absolute)} for room in rooms
         ],
     }
 
@@ -122,46 +102,13 @@ def _filtered_rooms(listing: Listing, filters: RoomFilters) -> QuerySet[Room]:
     if filters.tag:
         tag = Q(tags__slug__iexact=filters.tag) | Q(tags__label__iexact=filters.tag)
         rooms = rooms.filter(pk__in=Room.objects.filter(tag).values("pk"))
-    if filters.q:
-        text = (
-            Q(name__icontains=filters.q)
-            | Q(description__icontains=filters.q)
-            | Q(maintainer_description__icontains=filters.q)
-        )
-        rooms = rooms.filter(text)
     return (
-        rooms.order_by(*SORTS[filters.sort])
+        rooms.search(filters.q)
+        .with_message_rates()
+        .sorted_by(filters.sort)
         .select_related("server", "server__preferred_address")
         .prefetch_related(Prefetch("room_tags", RoomTag.objects.select_related("tag"), "tag_list"))
     )
-
-
-def message_rates(room_ids: Iterable[int]) -> dict[int, float]:
-    """Messages per day over the last week, from the first and last poll in that week.
-
-    `message_sequence` counts posts, edits and deletions, so this is activity, not posts alone.
-    """
-    since = timezone.now() - RATE_WINDOW
-    rows = (
-        RoomActivity.objects.filter(at__gte=since, message_sequence__isnull=False)
-        .values("room_id")
-        .annotate(
-            first_at=Min("at"),
-            last_at=Max("at"),
-            low=Min("message_sequence"),
-            high=Max("message_sequence"),
-            polls=Count("pk"),
-        )
-    )
-    wanted = set(room_ids)
-    rates = {}
-    for row in rows:
-        span = row["last_at"] - row["first_at"]
-        if row["room_id"] in wanted and span >= MIN_RATE_SPAN:
-            rates[row["room_id"]] = round(
-                (row["high"] - row["low"]) / (span / timedelta(days=1)), 2
-            )
-    return rates
 
 
 def sogs_room(room: Room) -> dict[str, Any]:
@@ -174,9 +121,11 @@ def sogs_room(room: Room) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def room_extra(room: Room, rate: float | None, absolute: Absolute) -> dict[str, Any]:
-    """What the directory adds to a room; none of these names collide with `room`."""
+def room_extra(room: Room, absolute: Absolute) -> dict[str, Any]:
+    """What the directory adds to a room (annotated `with_message_rates()`); none of these names
+    collide with `room`."""
     server = room.server
+    rate = room.messages_per_day
     flag = language_flag(room.language) if room.language else ""
     return {
         "join_url": room.join_url,
@@ -195,7 +144,7 @@ def room_extra(room: Room, rate: float | None, absolute: Absolute) -> dict[str, 
         "last_seen": iso(room.last_seen),
         "key_proven": server.key_state == Server.KeyState.PROVEN,
         "key_checked_at": iso(server.key_checked_at),
-        "messages_per_day": rate,
+        "messages_per_day": None if rate is None else round(rate, 2),
         "icon_url": absolute(room.icon_url) if room.icon_url else None,
         "room_page_url": absolute(room.get_absolute_url()),
         "maintainer_description": room.maintainer_description,

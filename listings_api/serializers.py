@@ -9,8 +9,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from directory.models import AgeRating, Listing, Tag
-from listings_api.data import DEFAULT_SORT, SORTS
+from directory.models import DEFAULT_SORT, ROOM_SORTS, AgeRating, Listing, Tag
 
 
 class ListingSummarySerializer(serializers.Serializer):
@@ -216,14 +215,20 @@ class ListingQuerySerializer(serializers.Serializer):
         max_length=100,
         default="",
         validators=[NO_NUL],
-        help_text="Only rooms whose name or description contains this text (any case).",
+        help_text=(
+            "Only rooms where every word of this text appears (any case) in the name, the "
+            "description, `maintainer_description`, the token, a tag, or the server's name or "
+            "address; the same search as the website's."
+        ),
     )
     sort = serializers.ChoiceField(
-        choices=list(SORTS),
+        choices=list(ROOM_SORTS),
         required=False,
         default=DEFAULT_SORT,
         help_text=(
-            "`active_users` (default: pinned first, then most active over a week), `name` "
-            "(A to Z) or `created` (newest first)."
+            "The website's orders: `active_users` (default: pinned first, then most active over "
+            "a week), `name` (A to Z), `created` (newest on its server first), `newest` (newest "
+            "in the directory first, by `included_at`) or `messages` (most `messages_per_day` "
+            "first)."
         ),
     )

@@ -48,7 +48,7 @@ function instantFilters(form) {
   async function refresh() {
     const params = new URLSearchParams(new FormData(form));
     for (const [key, value] of [...params.entries()]) {
-      if (!value || (key === "sort" && value === "active")) params.delete(key);
+      if (!value || (key === "sort" && value === "active_users")) params.delete(key);
     }
     const url = form.action.split("?")[0] + (params.toString() ? "?" + params : "");
     if (controller) controller.abort();
