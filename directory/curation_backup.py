@@ -27,7 +27,8 @@ Natural keys, so that a file outlives the database it came from: a server by ``p
 ``name``, a submission by (``join_url``, ``created_at``), a report by (room, ``kind``,
 ``created_at``). Datetimes are ISO 8601 with microseconds. Crawled fields are never exported.
 The serializers follow the models (``CURATED_FIELDS`` for servers and rooms, every field for the
-rest), so a field added there is exported, validated and imported without a change here.
+rest), so a field added there is exported, validated and imported without a change here. Files
+are not in the backup: a server's icon (curated) is not, any more than rooms' icons (crawled).
 
 Import validates the whole file first (an error names its path, e.g. ``rooms[12].age_rating``),
 then writes in one transaction. For every object in the file the file wins: its curated fields,
@@ -153,7 +154,11 @@ class ServerCuration(CurationSerializer):
 
     class Meta:
         model = Server
-        fields = ("pubkey", "addresses", *Server.CURATED_FIELDS)
+        fields = (
+            "pubkey",
+            "addresses",
+            *(name for name in Server.CURATED_FIELDS if name != "icon"),
+        )
 
 
 class MaintainerTagCuration(serializers.Serializer):

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.db.models import Count, F, Max, Min, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from directory.lib.languages import language_flag
@@ -178,12 +177,13 @@ def room_extra(room: Room, rate: float | None, absolute: Absolute) -> dict[str, 
     """What the directory adds to a room; none of these names collide with `room`."""
     server = room.server
     flag = language_flag(room.language) if room.language else ""
+    server_icon_url = server.icon_url
     return {
         "join_url": room.join_url,
         "server_url": server.base_url,
         "server_pubkey": server.pubkey,
         "server_name": server.name or None,
-        "server_icon_url": _server_icon_url(server, absolute),
+        "server_icon_url": absolute(server_icon_url) if server_icon_url else None,
         "language": {"code": room.language, "flag": flag} if room.language else None,
         "language_flag": flag,
         "tags": _tags(room),
@@ -208,13 +208,3 @@ def _tags(room: Room) -> list[dict[str, str]]:
     for room_tag in room.tag_list:
         seen.setdefault(room_tag.tag_id, {"text": room_tag.tag.label, "type": room_tag.tag.kind})
     return sorted(seen.values(), key=lambda tag: tag["text"].lower())
-
-
-def _server_icon_url(server: Server, absolute: Absolute) -> str | None:
-    # Only once the site serves server icons under a named route; never a hot link.
-    if not server.icon:
-        return None
-    try:
-        return absolute(reverse("server_icon", kwargs={"pubkey": server.pubkey}))
-    except NoReverseMatch:
-        return None
