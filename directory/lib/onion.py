@@ -309,16 +309,6 @@ def server_channel(envelope: Envelope, server_privkey: bytes) -> Channel:
     return Channel.derive(envelope.enc_type, shared, envelope.ephemeral_pubkey, server_pubkey)
 
 
-def decrypt_request(envelope: Envelope, server_privkey: bytes) -> bytes:
-    """The decrypted payload (v4 bencode or v3 JSON) of a parsed envelope."""
-    return server_channel(envelope, server_privkey).decrypt(envelope.ciphertext)
-
-
-def encrypt_response(plaintext: bytes, envelope: Envelope, server_privkey: bytes) -> bytes:
-    """Encrypt a reply with the request's key and scheme and a fresh nonce (v4: send raw)."""
-    return server_channel(envelope, server_privkey).encrypt(plaintext)
-
-
 @dataclass(frozen=True)
 class OpenedRequest:
     """A decrypted request that remembers its channel, so the reply costs no second X25519."""
@@ -327,17 +317,9 @@ class OpenedRequest:
     payload: bytes = field(repr=False)
     channel: Channel = field(repr=False)
 
-    def encrypt_reply(self, plaintext: bytes) -> bytes:
-        """The v4 reply body: the encrypted bytes, sent raw with HTTP 200."""
-        return self.channel.encrypt(plaintext)
-
     def encrypt_reply_stream(self, parts: Sequence[bytes]) -> EncryptedStream:
         """The v4 reply body as chunks (see `Channel.encrypt_stream`); send them in order."""
         return self.channel.encrypt_stream(parts)
-
-    def encrypt_v3_reply(self, plaintext: bytes) -> bytes:
-        """The v3 reply body: base64 text of the encrypted bytes (§4.6)."""
-        return base64.b64encode(self.channel.encrypt(plaintext))
 
 
 def open_request(
