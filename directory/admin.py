@@ -6,16 +6,20 @@ in the audit history (django-simple-history) with who made it and when.
 
 from __future__ import annotations
 
+import warnings
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from PIL import Image
 from simple_history.admin import SimpleHistoryAdmin
 
 from directory import crawl_report, moderation
@@ -237,8 +241,46 @@ class ServerAddressInline(admin.TabularInline):
         return False
 
 
+# A moderator's icon is served as uploaded (a crawled one is re-encoded, crawler/icons.py), so
+# it must open in Pillow as one of these formats, within these bounds.
+ICON_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}
+ICON_MAX_BYTES = 1_000_000
+ICON_MAX_PIXELS = 4096 * 4096
+
+
+def icon_format(upload: UploadedFile) -> str:
+    """The Pillow format of an uploaded icon; ValidationError for anything else."""
+    if upload.size > ICON_MAX_BYTES:
+        raise forms.ValidationError(f"An icon may be at most {ICON_MAX_BYTES:,} bytes.")
+    with warnings.catch_warnings():
+        # Over Pillow's own pixel cap is an error here, not a warning: a decompression bomb.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(upload, formats=list(ICON_FORMATS)) as image:
+                size, kind = image.width * image.height, image.format
+                image.verify()
+        except Exception:  # Pillow's errors on broken files have many types (as in ImageField)
+            raise forms.ValidationError("Upload a PNG, JPEG, WebP or GIF image.") from None
+    if size > ICON_MAX_PIXELS:
+        raise forms.ValidationError(f"An icon may have at most {ICON_MAX_PIXELS:,} pixels.")
+    upload.seek(0)
+    return kind
+
+
+class ServerForm(forms.ModelForm):
+    """The server change form: an uploaded icon is checked and named after its real format."""
+
+    def clean_icon(self) -> object:
+        icon = self.cleaned_data.get("icon")
+        if isinstance(icon, UploadedFile):  # else unchanged or cleared
+            # Served with the type its name says (FileResponse), so the name follows the bytes.
+            icon.name = f"{self.instance.pubkey[:16]}.{ICON_FORMATS[icon_format(icon)]}"
+        return icon
+
+
 @admin.register(Server)
 class ServerAdmin(SimpleHistoryAdmin):
+    form = ServerForm
     list_display = [
         "__str__",
         "api_kind",
@@ -255,7 +297,10 @@ class ServerAdmin(SimpleHistoryAdmin):
     list_select_related = ["preferred_address"]
     readonly_fields = ["pubkey", *Server.CRAWLED_FIELDS, "first_seen"]
     fieldsets = [
-        ("Curated", {"fields": ["hidden", "official", "default_age_rating", "notes"]}),
+        (
+            "Curated",
+            {"fields": ["name", "icon", "hidden", "official", "default_age_rating", "notes"]},
+        ),
         ("Crawled (read-only)", {"fields": ["pubkey", "first_seen", *Server.CRAWLED_FIELDS]}),
     ]
     inlines = [ServerAddressInline, RoomInline]
@@ -268,9 +313,13 @@ class ServerAdmin(SimpleHistoryAdmin):
     def online(self, server: Server) -> bool:
         return server.is_online
 
-    @admin.display(description="rooms")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Server]:
+        # One COUNT per page, not one per listed server.
+        return super().get_queryset(request).annotate(room_total=Count("rooms"))
+
+    @admin.display(description="rooms", ordering="room_total")
     def room_count(self, server: Server) -> int:
-        return server.rooms.count()
+        return server.room_total
 
     @admin.action(description="Hide from the public", permissions=["change"])
     def hide_servers(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:

@@ -128,8 +128,6 @@ class Server(models.Model):
         ERROR = "error", "Error"
 
     CRAWLED_FIELDS = (
-        "name",
-        "icon",
         "preferred_address",
         "api_kind",
         "capabilities",
@@ -143,7 +141,7 @@ class Server(models.Model):
         "key_conflict",
         "polling_started_at",
     )
-    CURATED_FIELDS = ("hidden", "default_age_rating", "notes", "official")
+    CURATED_FIELDS = ("hidden", "default_age_rating", "notes", "official", "name", "icon")
 
     pubkey = models.CharField(max_length=64, unique=True, validators=[pubkey_validator])
     preferred_address = models.ForeignKey(
@@ -166,8 +164,13 @@ class Server(models.Model):
     key_conflict = models.TextField(
         blank=True, help_text="What a failed key proof found, for moderators."
     )
-    name = models.CharField(max_length=200, blank=True, help_text="Server-wide name, if known.")
-    icon = models.FileField(upload_to="server-icons/", blank=True)
+    # Curated: SOGS has no server-wide name or icon, so moderators set them.
+    name = models.CharField(
+        max_length=200, blank=True, help_text="Server-wide name, shown on the server's page."
+    )
+    icon = models.FileField(
+        upload_to="server-icons/", blank=True, help_text="PNG, JPEG, WebP or GIF."
+    )
     # Claim marker: a poll sets it with a conditional UPDATE so two workers never poll at once.
     polling_started_at = models.DateTimeField(null=True, blank=True)
 
@@ -200,6 +203,19 @@ class Server(models.Model):
     @property
     def is_online(self) -> bool:
         return self.last_poll_status == self.PollStatus.OK
+
+    @property
+    def icon_url(self) -> str:
+        """Our own copy of the icon moderators uploaded, or '' when there is none."""
+        if not self.icon:
+            return ""
+        # Remembered like room_url: a listing asks once per room of the server.
+        return _server_url("server_icon", self.pubkey, get_script_prefix(), settings.ROOT_URLCONF)
+
+
+@lru_cache(maxsize=4096)
+def _server_url(name: str, pubkey: str, prefix: str, urlconf: str) -> str:
+    return reverse(name, kwargs={"pubkey": pubkey})
 
 
 class ServerAddress(models.Model):

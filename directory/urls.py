@@ -21,6 +21,7 @@ urlpatterns = [
     path(f"{ROOM}qr.svg", views.room_qr, name="room_qr"),
     path(f"{ROOM}report", views.room_report, name="room_report"),
     path("server/<str:pubkey>/", views.server_detail, name="server_detail"),
+    path("server/<str:pubkey>/icon", views.server_icon, name="server_icon"),
     path("submit/", views.submit, name="submit"),
     path("submit/status/<str:code>/", views.submission_status, name="submission_status"),
     path("join/", TemplateView.as_view(template_name="directory/join.html"), name="join_help"),

@@ -222,6 +222,18 @@ def room_icon(request: HttpRequest, pubkey: str, token: str) -> FileResponse:
 
 
 @require_safe
+def server_icon(request: HttpRequest, pubkey: str) -> FileResponse:
+    """The icon moderators uploaded for a server (SOGS has none of its own to copy)."""
+    server = get_object_or_404(Server.objects.visible(), pubkey=pubkey.lower())
+    if not server.icon:
+        raise Http404("This server has no icon.")
+    response = FileResponse(server.icon.open("rb"))
+    response["Cache-Control"] = "public, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_safe
 def room_qr(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
     """The join link as a QR code, generated here as SVG (the home page links it lazily)."""
     room = _public_room(pubkey, token)

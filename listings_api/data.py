@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
-from django.urls import NoReverseMatch, reverse
 
 from directory.lib.languages import language_flag
 from directory.models import DEFAULT_SORT, Listing, Room, RoomTag, Server
@@ -127,12 +126,13 @@ def room_extra(room: Room, absolute: Absolute) -> dict[str, Any]:
     server = room.server
     rate = room.messages_per_day
     flag = language_flag(room.language) if room.language else ""
+    server_icon_url = server.icon_url
     return {
         "join_url": room.join_url,
         "server_url": server.base_url,
         "server_pubkey": server.pubkey,
         "server_name": server.name or None,
-        "server_icon_url": _server_icon_url(server, absolute),
+        "server_icon_url": absolute(server_icon_url) if server_icon_url else None,
         "language": {"code": room.language, "flag": flag} if room.language else None,
         "language_flag": flag,
         "tags": _tags(room),
@@ -157,13 +157,3 @@ def _tags(room: Room) -> list[dict[str, str]]:
     for room_tag in room.tag_list:
         seen.setdefault(room_tag.tag_id, {"text": room_tag.tag.label, "type": room_tag.tag.kind})
     return sorted(seen.values(), key=lambda tag: tag["text"].lower())
-
-
-def _server_icon_url(server: Server, absolute: Absolute) -> str | None:
-    # Only once the site serves server icons under a named route; never a hot link.
-    if not server.icon:
-        return None
-    try:
-        return absolute(reverse("server_icon", kwargs={"pubkey": server.pubkey}))
-    except NoReverseMatch:
-        return None

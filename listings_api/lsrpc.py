@@ -102,7 +102,8 @@ def onion_request(request: HttpRequest) -> HttpResponseBase:
         ONION_REQUESTS.labels("bad_envelope").inc()
         return _plain(400, f"Invalid onion request: {type(exc).__name__}.")
     reply = opened.encrypt_reply_stream(handle_payload(request, opened.payload))
-    # Streamed as it is encrypted: a reply of megabytes is sent while the rest is encrypted.
+    # AES-GCM replies stream as they are encrypted (a reply of megabytes is sent while the rest
+    # is encrypted); XChaCha20 ones are one chunk, libsodium's AEAD being one-shot.
     response = StreamingHttpResponse(reply.chunks, content_type="application/octet-stream")
     response._csp_exempt = True  # ciphertext, not a document: no policy to build
     response["Content-Length"] = str(reply.length)

@@ -102,10 +102,17 @@ class RoomExtraSerializer(serializers.Serializer):
     server_url = serializers.CharField(help_text="The server's preferred base URL.")
     server_pubkey = serializers.CharField(help_text="The server's X25519 public key (64 hex).")
     server_name = serializers.CharField(
-        allow_null=True, help_text="The server-wide name, where known."
+        allow_null=True,
+        help_text=(
+            "The server-wide name the directory's moderators set (SOGS has none); null when unset."
+        ),
     )
     server_icon_url = serializers.CharField(
-        allow_null=True, help_text="Our copy of the server's icon (absolute URL), where known."
+        allow_null=True,
+        help_text=(
+            "The server icon the directory's moderators uploaded, served by this site (absolute "
+            "URL, `/server/<server_pubkey>/icon`); null when there is none."
+        ),
     )
     language = LanguageSerializer(
         allow_null=True, help_text="The room's language as moderators set it; null when unknown."

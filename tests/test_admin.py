@@ -200,3 +200,22 @@ def test_admin_login_is_throttled_after_repeated_failures(client, moderator, set
     locked = client.post(url, {"username": "mod", "password": "correct horse battery"})
     assert locked.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+def test_server_changelist_counts_rooms_without_a_query_per_server(
+    client, moderator, imported, django_assert_max_num_queries
+):
+    client.force_login(moderator)
+    url = reverse("admin:directory_server_changelist")
+    servers = list(Server.objects.all())
+    assert len(servers) > 10  # more servers than the queries allowed below
+    with django_assert_max_num_queries(10):
+        page = client.get(url)
+    assert page.status_code == 200
+    shown = {server.pk: server.room_total for server in page.context["cl"].result_list}
+    assert shown == {server.pk: server.rooms.count() for server in servers}
+    # The column sorts by the same count.
+    index = page.context["cl"].list_display.index("room_count")
+    ordered = client.get(url, {"o": f"-{index}"}).context["cl"].result_list
+    counts = [server.room_total for server in ordered]
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]

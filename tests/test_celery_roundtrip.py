@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 import redis
-from celery import Celery
+from celery import Celery, shared_task
 from celery.contrib.testing.worker import start_worker
 
 from directory.celery import broker_settings, make_broker_folders
-from directory.tasks import ping  # noqa: F401  (registers the shared task on every app)
+from directory.models import Room
+
+
+@shared_task(name="tests.ping")  # a shared task: registered on every app, the test's own too
+def ping(payload: str = "ping") -> dict:
+    """A round trip through the broker, a worker (with the database) and the result backend."""
+    return {"echo": payload, "rooms": Room.objects.count()}
 
 
 def _round_trip(conf: dict) -> dict:
@@ -20,7 +26,7 @@ def _round_trip(conf: dict) -> dict:
     app.conf.update(broker_connection_retry_on_startup=True)
     make_broker_folders(app.conf)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        result = app.send_task("directory.ping", args=["hello"])
+        result = app.send_task("tests.ping", args=["hello"])
         return result.get(timeout=30)
 
 

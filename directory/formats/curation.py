@@ -27,7 +27,8 @@ Natural keys, so that a file outlives the database it came from: a server by ``p
 ``name``, a submission by (``join_url``, ``created_at``), a report by (room, ``kind``,
 ``created_at``). Datetimes are ISO 8601 with microseconds. Crawled fields are never exported.
 The serializers follow the models (``CURATED_FIELDS`` for servers and rooms, every field for the
-rest), so a field added there is exported, validated and imported without a change here.
+rest), so a field added there is exported, validated and imported without a change here. Files
+are not in the backup: a server's icon (curated) is not, any more than rooms' icons (crawled).
 
 Import validates the whole file first (an error names its path, e.g. ``rooms[12].age_rating``),
 then writes in one transaction. For every object in the file the file wins: its curated fields,
@@ -147,7 +148,9 @@ class ServerCuration(serializers.ModelSerializer):
 
     class Meta(CurationMeta):
         model = Server
-        fields = model_order(Server, "pubkey", "addresses", *Server.CURATED_FIELDS)
+        # A file is not in the backup (like room icons): only the server's other curated fields.
+        curated = (name for name in Server.CURATED_FIELDS if name != "icon")
+        fields = model_order(Server, "pubkey", "addresses", *curated)
         extra_kwargs = {"pubkey": {"validators": [pubkey_validator]}}
 
 

@@ -26,8 +26,7 @@ import nacl.bindings
 import nacl.exceptions
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-from cryptography.hazmat.primitives.poly1305 import Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from directory.lib import bencode
 
@@ -211,21 +210,17 @@ class Channel:
     def encrypt_stream(self, parts: Sequence[bytes], piece: int = 1 << 18) -> EncryptedStream:
         """`encrypt(b"".join(parts))` as chunks whose concatenation is the blob, and its length.
 
-        For large replies (a listing of megabytes): AES-GCM encrypts `piece` bytes at a time
-        as the chunks are taken, so the server sends one while the next is encrypted, and the
-        plaintext is never joined; XChaCha20-Poly1305 likewise (xchacha20poly1305_chunks). A
-        reply of one piece or less is one chunk, encrypted at once (a server sends a list
-        faster than a generator).
+        For large replies (a listing of megabytes) AES-GCM, which `cryptography` encrypts
+        incrementally, encrypts `piece` bytes at a time as the chunks are taken, so the server
+        sends one while the next is encrypted and the plaintext is never joined.
+        XChaCha20-Poly1305 is libsodium's one-shot AEAD (PyNaCl): one chunk. So is a reply of
+        one piece or less (a server sends a list faster than a generator).
         """
         length = sum(len(part) for part in parts) + self.enc_type.overhead
-        nonce = os.urandom(self.enc_type.nonce_size)
-        if self.enc_type is EncType.AES_GCM:
-            chunks = self._gcm_chunks(nonce, parts, piece)
-        else:
-            chunks = xchacha20poly1305_chunks(self.key, nonce, parts, piece)
-        if length <= piece:
-            chunks = iter([b"".join(chunks)])
-        return EncryptedStream(length, chunks)
+        if self.enc_type is EncType.AES_GCM and length > piece:
+            chunks = self._gcm_chunks(os.urandom(self.enc_type.nonce_size), parts, piece)
+            return EncryptedStream(length, chunks)
+        return EncryptedStream(length, iter([self.encrypt(b"".join(parts))]))
 
     def _gcm_chunks(self, nonce: bytes, parts: Sequence[bytes], piece: int) -> Iterator[bytes]:
         encryptor = Cipher(algorithms.AES(self.key), modes.GCM(nonce)).encryptor()
@@ -249,61 +244,12 @@ class Channel:
             raise DecryptionFailed(f"{self.enc_type.value} authentication failed") from None
 
 
-def hchacha20(key: bytes, nonce16: bytes) -> bytes:
-    """HChaCha20: the 20 ChaCha rounds over (constants, key, nonce16), words 0-3 and 12-15.
-
-    OpenSSL's ChaCha20 block is rounds(state) + state, with `nonce16` as words 12-15
-    (counter and nonce), so subtracting the known input words gives the HChaCha20 output.
-    """
-    block = Cipher(algorithms.ChaCha20(key, nonce16), mode=None).encryptor().update(bytes(64))
-    out = struct.unpack("<16I", block)
-    state = struct.unpack("<4I", b"expand 32-byte k") + struct.unpack("<4I", nonce16)
-    words = (*out[0:4], *out[12:16])
-    return struct.pack("<8I", *((w - s) & 0xFFFFFFFF for w, s in zip(words, state, strict=True)))
-
-
-def xchacha20poly1305_encrypt(key: bytes, nonce: bytes, plaintext: bytes) -> bytes:
-    """libsodium's `crypto_aead_xchacha20poly1305_ietf_encrypt` (ciphertext ‖ tag, no AAD)
-    through OpenSSL: a subkey from HChaCha20, then IETF ChaCha20-Poly1305 with the nonce's
-    last 8 bytes. Same bytes, but large replies skip PyNaCl's zero-filled buffer and copy."""
-    subkey = hchacha20(key, nonce[:16])
-    return ChaCha20Poly1305(subkey).encrypt(bytes(4) + nonce[16:], plaintext, None)
-
-
 def _pieces(parts: Sequence[bytes], piece: int) -> Iterator[memoryview]:
     """The parts cut in slices of at most `piece` bytes, without copying them."""
     for part in parts:
         view = memoryview(part)
         for start in range(0, len(view), piece):
             yield view[start : start + piece]
-
-
-def xchacha20poly1305_chunks(
-    key: bytes, nonce: bytes, parts: Sequence[bytes], piece: int
-) -> Iterator[bytes]:
-    """nonce ‖ xchacha20poly1305_encrypt(key, nonce, b"".join(parts)), `piece` bytes at a time.
-
-    The IETF construction (RFC 8439 §2.8, no AAD) from OpenSSL's ChaCha20 and Poly1305, which
-    both take data incrementally: the Poly1305 key is the keystream's first block (counter 0),
-    the plaintext is encrypted from counter 1, and the tag covers the ciphertext, its padding
-    to 16 bytes and the two lengths. The tests check it against libsodium byte for byte.
-    """
-    subkey, ietf_nonce = hchacha20(key, nonce[:16]), bytes(4) + nonce[16:]
-
-    def keystream(counter: int):
-        nonce16 = struct.pack("<I", counter) + ietf_nonce
-        return Cipher(algorithms.ChaCha20(subkey, nonce16), mode=None).encryptor()
-
-    mac = Poly1305(keystream(0).update(bytes(32)))
-    encryptor, size = keystream(1), 0
-    yield nonce
-    for chunk in _pieces(parts, piece):
-        sealed = encryptor.update(chunk)
-        mac.update(sealed)
-        size += len(sealed)
-        yield sealed
-    mac.update(bytes(-size % 16) + struct.pack("<QQ", 0, size))
-    yield mac.finalize()
 
 
 # --- server side ------------------------------------------------------------------------
@@ -363,16 +309,6 @@ def server_channel(envelope: Envelope, server_privkey: bytes) -> Channel:
     return Channel.derive(envelope.enc_type, shared, envelope.ephemeral_pubkey, server_pubkey)
 
 
-def decrypt_request(envelope: Envelope, server_privkey: bytes) -> bytes:
-    """The decrypted payload (v4 bencode or v3 JSON) of a parsed envelope."""
-    return server_channel(envelope, server_privkey).decrypt(envelope.ciphertext)
-
-
-def encrypt_response(plaintext: bytes, envelope: Envelope, server_privkey: bytes) -> bytes:
-    """Encrypt a reply with the request's key and scheme and a fresh nonce (v4: send raw)."""
-    return server_channel(envelope, server_privkey).encrypt(plaintext)
-
-
 @dataclass(frozen=True)
 class OpenedRequest:
     """A decrypted request that remembers its channel, so the reply costs no second X25519."""
@@ -381,17 +317,9 @@ class OpenedRequest:
     payload: bytes = field(repr=False)
     channel: Channel = field(repr=False)
 
-    def encrypt_reply(self, plaintext: bytes) -> bytes:
-        """The v4 reply body: the encrypted bytes, sent raw with HTTP 200."""
-        return self.channel.encrypt(plaintext)
-
     def encrypt_reply_stream(self, parts: Sequence[bytes]) -> EncryptedStream:
         """The v4 reply body as chunks (see `Channel.encrypt_stream`); send them in order."""
         return self.channel.encrypt_stream(parts)
-
-    def encrypt_v3_reply(self, plaintext: bytes) -> bytes:
-        """The v3 reply body: base64 text of the encrypted bytes (§4.6)."""
-        return base64.b64encode(self.channel.encrypt(plaintext))
 
 
 def open_request(

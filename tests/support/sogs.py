@@ -127,7 +127,7 @@ class FakeSogs:
             return
         status, body = self._inner(request.path)
         inner = onion.build_v4_response(status, {"content-type": "application/json"}, body)
-        handler.reply(200, opened.encrypt_reply(inner))
+        handler.reply(200, opened.channel.encrypt(inner))
 
     def _inner(self, path: str) -> tuple[int, bytes]:
         if path == "/capabilities":
@@ -190,7 +190,8 @@ class FakeLegacySogs:
             handler.reply(400, b"", {"Content-Type": "text/plain"})
             return
         answer = self._call(request)
-        handler.reply(200, opened.encrypt_v3_reply(json.dumps(answer).encode()))
+        # A v3 reply is base64 text of the encrypted bytes (pysogs `handle_v3_onion_request`).
+        handler.reply(200, base64.b64encode(opened.channel.encrypt(json.dumps(answer).encode())))
 
     def _call(self, request: dict) -> dict:
         endpoint, headers = request["endpoint"], request.get("headers") or {}
