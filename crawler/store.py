@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from crawler.conf import CrawlConfig
 from crawler.icons import store_icon
-from crawler.rooms import NSFW, CrawledRoom, check_room, crawled_room
+from crawler.rooms import NSFW, CrawledRoom, crawled_room
 from crawler.sogs import AddressPoll, KeyMismatch
 from directory.lib.joinlinks import SourceEntry
+from directory.lib.sogs import InvalidRoom, validate_room
 from directory.models import AgeRating, Room, RoomActivity, RoomTag, Server, Tag
 from directory.servers import mark_rooms_gone, note_address, replace_room_tags, upsert_rooms
 
@@ -214,8 +215,9 @@ def _crawled_rooms(
     official = server.official or server.pubkey in config.official_keys
     rooms: dict[str, CrawledRoom] = {}
     for data in poll.rooms:
-        valid, problem = check_room(data)
-        if valid is None:
+        try:
+            valid = validate_room(data)
+        except InvalidRoom as error:
             token = data.get("token") if isinstance(data, dict) else None
             log.info(
                 "room skipped",
@@ -223,7 +225,7 @@ def _crawled_rooms(
                     "server": poll.base_url,
                     "pubkey": server.pubkey,
                     "room": str(token)[:64] if token is not None else "",
-                    "error": problem,
+                    "error": str(error)[:200],
                 },
             )
             continue
