@@ -27,7 +27,6 @@ from crawler.polling import Targets, poll_all
 from crawler.sogs import Address, AddressPoll, poll_address
 from crawler.sources import fetch_enabled_sources, fetch_urls
 from crawler.store import ServerOutcome, SourceInfo, StoreCounts, store_server
-from directory.crawl_report import record_server_states
 from directory.lib.joinlinks import (
     InvalidJoinLink,
     InvalidServerUrl,
@@ -262,7 +261,7 @@ def _finish(
     run.errors = (errors + counts.errors)[:500]
     run.finished_at = timezone.now()
     run.status = CrawlRun.Status.FINISHED
-    reconnecting(lambda: record_server_states(run))  # what the admin's crawl report compares
+    reconnecting(run.record_server_states)  # what the admin's crawl report compares
     reconnecting(run.save)
     log.info(
         "crawl finished",

@@ -520,6 +520,20 @@ class CrawlRun(models.Model):
     def __str__(self) -> str:
         return f"Crawl {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
 
+    def record_server_states(self) -> None:
+        """Fill `rooms_found` and `server_states` from what the run saw (not saved here)."""
+        seen = Q(rooms__last_seen__gte=self.started_at)
+        rows = (
+            Server.objects.filter(Q(last_poll_at__gte=self.started_at) | seen)
+            .annotate(rooms_seen=models.Count("rooms", filter=seen))
+            .values_list("pubkey", "last_poll_status", "key_state", "rooms_seen")
+        )
+        self.server_states = {
+            pubkey: {"status": status, "key": key_state, "rooms": rooms}
+            for pubkey, status, key_state, rooms in rows
+        }
+        self.rooms_found = Room.objects.filter(last_seen__gte=self.started_at).count()
+
 
 class Submission(models.Model):
     """A community someone asked us to list: pending until a moderator approves or rejects it."""
