@@ -13,6 +13,7 @@ import ipaddress
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from django.db import transaction
 from django.utils import timezone
@@ -51,12 +52,15 @@ class StoreCounts:
         self.errors += other.errors
 
 
+NOT_STORED = "not_stored"  # a ServerOutcome whose store failed: no poll status was written
+
+
 @dataclass
 class ServerOutcome:
     """How storing one server's polls ended: the fields of its "server polled" log event."""
 
     server: str  # its base URL, else the start of its key
-    outcome: str  # a Server.PollStatus value
+    outcome: Server.PollStatus | Literal["not_stored"]  # NOT_STORED
     rooms: int = 0  # rooms stored
     error: str = ""
 

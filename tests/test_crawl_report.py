@@ -126,7 +126,7 @@ def test_the_report_needs_staff_permission(client, visitor):
 
 
 def test_a_real_crawl_records_what_it_saw(db):
-    from crawler.services import run_crawl
+    from crawler.pipeline import run_crawl
     from tests.crawler.conftest import loopback_config
     from tests.support.sogs import FakeSogs, room
 
