@@ -1,4 +1,4 @@
-"""From a server's room objects to crawled values and tags (issue 3, pipeline step 7).
+"""From a server's room objects to crawled values and tags (the crawl's last step).
 
 Pure functions: a room object (hostile JSON) in, the crawled field values, the derived and
 hashtag tags, the language and rating hints out.

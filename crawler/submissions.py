@@ -52,11 +52,10 @@ def _check(submission: Submission, config: CrawlConfig) -> tuple[bool, str]:
         return False, "The server at that address does not hold the key in the link."
     if poll.error is not None:
         return False, f"The server could not be checked: {poll.error.reason}."
-    if not poll.proof:
+    if poll.proof is None:
         return False, "The server answered, but its key could not be proven."
     names = {str(room.get("token", "")).lower(): room for room in poll.rooms}
     room = names.get(link.token_key)
     if room is None:
         return False, f"The server has no room {link.token!r}."
-    how = {"v4": "onion request", "page": "room page", "v3": "legacy onion request"}[poll.proof]
-    return True, f"Server reachable, key proven ({how}), room {link.token!r} found."
+    return True, f"Server reachable, key proven ({poll.proof.label}), room {link.token!r} found."

@@ -1,8 +1,9 @@
 """A SOGS room object, as servers send it and old snapshots kept it: validated, then turned
 into the Room fields a crawl or an import stores. Pure: no Django, no network.
 
-The room object is pysogs' `get_room_info` (`sogs/routes/rooms.py`); bunsogs sends the same
-keys with nulls where pysogs leaves a key out. Also the words for how a server proved its key.
+The room object is what pysogs' `get_one_room` (`sogs/routes/rooms.py`) returns; bunsogs sends
+the same keys, with nulls where pysogs leaves a key out. Also the words for how a server proved
+its key.
 """
 
 from __future__ import annotations
