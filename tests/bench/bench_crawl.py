@@ -175,7 +175,7 @@ def main() -> None:
         from directory.models import Room
 
         max_latency = max(server.latency for server in described)
-        config = CrawlConfig(
+        config = CrawlConfig.from_settings().with_changes(
             http=HttpConfig(connect_timeout=2.0, deadline=5.0, allow_private_addresses=True),
             concurrency=args.concurrency or args.servers,
             deadline=5.0,

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def loopback(monkeypatch):
-    monkeypatch.setattr(CrawlConfig, "from_settings", classmethod(lambda cls: loopback_config()))
+    config = loopback_config()  # built from the settings before they are replaced
+    monkeypatch.setattr(CrawlConfig, "from_settings", classmethod(lambda cls: config))
 
 
 def _submit(join_url: str, pubkey: str, token: str) -> Submission:
