@@ -38,8 +38,8 @@ class PollError(Exception):
 
 
 class ServerUnreachable(PollError):
-    """No connection (refused, no route, a private address, TLS failed): the next scheme
-    (https, then http) is tried."""
+    """No connection (refused, no route, a private address, TLS failed), or no address
+    answered for the server's key. An https address is tried again over http."""
 
     status = Server.PollStatus.UNREACHABLE
 

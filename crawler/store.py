@@ -60,7 +60,7 @@ class ServerOutcome:
     """How storing one server's polls ended: the fields of its "server polled" log event."""
 
     server: str  # its base URL, else the start of its key
-    outcome: Server.PollStatus | Literal["not_stored"]  # NOT_STORED
+    outcome: Server.PollStatus | Literal["not_stored"]  # what the Server records, or NOT_STORED
     rooms: int = 0  # rooms stored
     error: str = ""
 
