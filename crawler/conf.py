@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -13,23 +13,24 @@ from directory.lib.onion import generate_privkey
 
 @dataclass(frozen=True)
 class CrawlConfig:
-    """Everything a crawl needs to know; tests and the benchmark build their own."""
+    """Everything a crawl needs to know. The defaults are the settings' (`CRAWLER_*`, read by
+    `from_settings`); tests and the benchmark change what they need with `with_changes`."""
 
-    http: HttpConfig = field(default_factory=HttpConfig)
-    concurrency: int = 64
-    deadline: float = 10.0
-    probe_deadlines: tuple[float, ...] = (2.0, 3.0, 5.0)
-    max_rooms_bytes: int = 2_000_000
-    max_source_bytes: int = 5_000_000
-    max_image_bytes: int = 5_000_000
-    max_image_pixels: int = 16_000_000
-    icon_size: int = 256
-    key_file: Path | None = None
-    new_room_days: int = 28
-    users_per_moderator: int = 100
-    official_keys: frozenset[str] = frozenset()
-    claim_timeout: int = 600
-    activity_raw_days: int = 30
+    http: HttpConfig
+    concurrency: int
+    deadline: float
+    probe_deadlines: tuple[float, ...]
+    max_rooms_bytes: int
+    max_source_bytes: int
+    max_image_bytes: int
+    max_image_pixels: int
+    icon_size: int
+    key_file: Path | None
+    new_room_days: int
+    users_per_moderator: int
+    official_keys: frozenset[str]
+    claim_timeout: int
+    activity_raw_days: int
 
     @classmethod
     def from_settings(cls) -> CrawlConfig:

@@ -21,6 +21,7 @@ from crawler.icons import fetch_icons
 from crawler.sogs import Address, AddressPoll, HostSession, PollError, poll_address
 from directory.lib import http
 from directory.lib.joinlinks import DEFAULT_PORTS, format_base_url
+from directory.models import Server
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def poll_host(
             poll = poll_address(
                 client, config, target.address, target.claimed, target.tokens.values(), privkey
             )
-            if poll.ok and poll.api_kind == "modern":
+            if poll.ok and poll.api_kind == Server.ApiKind.MODERN:
                 _fetch_changed_icons(client, config, poll, target)
         except Exception as error:  # a bug meeting hostile data must not end the whole crawl
             base_url = format_base_url(*target.address)

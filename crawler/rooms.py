@@ -1,4 +1,4 @@
-"""From a server's room objects to crawled values and tags (issue 3, pipeline step 7).
+"""From a server's room objects to crawled values and tags (the crawl's last step).
 
 Pure functions: a room object (hostile JSON) in, the crawled field values, the derived and
 hashtag tags, the language and rating hints out.
@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from directory.formats.snapshot import RoomSerializer
 from directory.lib.activity import weekly_active_users
 from directory.lib.roomtext import (
     UNLISTED_TAG,
@@ -19,8 +18,8 @@ from directory.lib.roomtext import (
     nsfw_signal,
     split_trailing_hashtags,
 )
+from directory.lib.sogs import room_values
 from directory.models import AgeRating
-from directory.servers import sogs_room_values
 
 READ_ONLY = "read-only"
 UPLOADS_OFF = "uploads off"
@@ -45,40 +44,20 @@ class CrawledRoom:
         return self.values["token"].lower()
 
 
-def validate_room(data: object) -> dict | None:
-    """The room object validated and cleaned (text clamped, control characters removed), or
-    None when it is not a usable room (no valid token, wrong types)."""
-    return check_room(data)[0]
-
-
-def check_room(data: object) -> tuple[dict | None, str]:
-    """`validate_room`, with why a room was refused ("" when it was not), for the log."""
-    if not isinstance(data, dict):
-        return None, f"not a room object ({type(data).__name__})"
-    # bunsogs sends nulls where pysogs omits keys; both mean "absent".
-    data = {key: value for key, value in data.items() if value is not None}
-    serializer = RoomSerializer(data=data)
-    if serializer.is_valid():
-        return serializer.validated_data, ""
-    name, problems = next(iter(serializer.errors.items()))
-    problem = problems[0] if isinstance(problems, list) and problems else problems
-    return None, f"{name}: {problem}"[:200]
-
-
 def crawled_room(
     data: dict,
     *,
     now: datetime,
     official: bool,
-    new_room_days: int = 28,
-    users_per_moderator: int = 100,
+    new_room_days: int,
+    users_per_moderator: int,
 ) -> CrawledRoom:
-    """Crawled values and tags of one validated room object."""
+    """Crawled values and tags of one room object validated by `directory.lib.sogs`."""
     created = data.get("created")
     created_at = datetime.fromtimestamp(created, tz=UTC) if created is not None else None
     description = data.get("description") or ""
     _, hashtags = split_trailing_hashtags(description)
-    room = CrawledRoom(values=sogs_room_values(data, now))
+    room = CrawledRoom(values=room_values(data, now))
     room.language = language_from_hashtags(hashtags)
     room.nsfw = nsfw_signal(data.get("name"), hashtags)
     room.values["unlisted_by_operator"] = UNLISTED_TAG in hashtags

@@ -1,4 +1,5 @@
-"""Talking to one SOGS: modern HTTP API (protocol.md §2), legacy v3 onion API (§3), key proof (§4).
+"""Talking to one SOGS: the modern HTTP API (pysogs `sogs/routes/`), the legacy API through v3
+onion requests (pysogs `sogs/routes/legacy.py`), and proving the server's key.
 
 `HostSession` sends one request at a time to one host under the crawler's retry policy; the
 functions below read rooms and prove keys on top of it. No database here: results are values.
@@ -19,39 +20,44 @@ from crawler.conf import CrawlConfig
 from directory.lib import http, onion
 from directory.lib.joinlinks import find_join_links, format_base_url
 from directory.lib.roomtext import clean_text
+from directory.lib.sogs import ProofKind
+from directory.models import Server
 
 _LEGACY_ROOM_LIMIT = 100
 _TOKEN_FALLBACK_LIMIT = 20
 
 
 class PollError(Exception):
-    """A server could not be polled; `status` is the Server.PollStatus value to record."""
+    """A server could not be polled; `status` is what its Server records."""
 
-    status = "error"
+    status = Server.PollStatus.ERROR
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-class Unreachable(PollError):
-    status = "unreachable"
+class ServerUnreachable(PollError):
+    """No connection (refused, no route, a private address, TLS failed), or no address
+    answered for the server's key. An https address is tried again over http."""
+
+    status = Server.PollStatus.UNREACHABLE
 
 
-class TimedOut(PollError):
-    status = "timeout"
+class ServerTimedOut(PollError):
+    status = Server.PollStatus.TIMEOUT
 
 
 class NotASogsServer(PollError):
-    status = "not_sogs"
+    status = Server.PollStatus.NOT_SOGS
 
 
 class BadSogsResponse(PollError):
-    status = "bad_response"
+    status = Server.PollStatus.BAD_RESPONSE
 
 
 class KeyMismatch(PollError):
-    status = "key_mismatch"
+    status = Server.PollStatus.KEY_MISMATCH
 
 
 Address = tuple[str, str, int | None]  # scheme, host, port (None: the scheme's default)
@@ -94,14 +100,16 @@ class HostSession:
                 raise _poll_error(error) from error
             self.answered = True
             return response
-        raise TimedOut(f"no answer after {len(deadlines)} attempts: {last.reason if last else ''}")
+        raise ServerTimedOut(
+            f"no answer after {len(deadlines)} attempts: {last.reason if last else ''}"
+        )
 
 
 def _poll_error(error: http.FetchError) -> PollError:
     if isinstance(error, http.Timeout):
-        return TimedOut(error.reason)
+        return ServerTimedOut(error.reason)
     if isinstance(error, http.Unreachable | http.BlockedAddress | http.BadURL):
-        return Unreachable(error.reason)
+        return ServerUnreachable(error.reason)
     return BadSogsResponse(error.reason)
 
 
@@ -111,14 +119,14 @@ def _poll_error(error: http.FetchError) -> PollError:
 @dataclass
 class AddressPoll:
     """What polling one address found. `pubkey` is the key the server proved (or, with
-    `proof` "", the only key claimed for it, unproven); `mismatches` maps refuted keys to why."""
+    `proof` None, the only key claimed for it, unproven); `mismatches` maps refuted keys to why."""
 
     address: Address
     claimed: frozenset[str]
-    api_kind: str = ""
+    api_kind: Server.ApiKind = Server.ApiKind.UNKNOWN
     capabilities: list[str] = field(default_factory=list)
     pubkey: str = ""
-    proof: str = ""  # "v4", "page", "v3" or "" (not proven)
+    proof: ProofKind | None = None
     rooms: list[dict[str, Any]] = field(default_factory=list)
     complete_listing: bool = False  # rooms came from the server's full list
     mismatches: dict[str, str] = field(default_factory=dict)
@@ -235,9 +243,9 @@ def prove_modern_key(session: HostSession, poll: AddressPoll, tokens: list[str])
             if page_keys is None:
                 page_keys = keys_on_room_page(session, tokens[0]) or set()
             proven = pubkey in page_keys if page_keys else None
-            method = "page"
+            method = ProofKind.PAGE
         else:
-            method = "v4"
+            method = ProofKind.V4
         if proven:
             poll.pubkey, poll.proof = pubkey, method
         elif proven is False:
@@ -296,7 +304,7 @@ def poll_legacy(session: HostSession, poll: AddressPoll, crawler_privkey: bytes)
         rooms = data.get("rooms") if data else None
         if not isinstance(rooms, list):
             raise BadSogsResponse(f"{session.base_url}: legacy room list is not a list")
-        poll.pubkey, poll.proof, poll.api_kind = pubkey, "v3", "legacy"
+        poll.pubkey, poll.proof, poll.api_kind = pubkey, ProofKind.V3, Server.ApiKind.LEGACY
         poll.complete_listing = True
         poll.rooms = [_legacy_room(room) for room in rooms[:_LEGACY_ROOM_LIMIT]]
         poll.rooms = [room for room in poll.rooms if room]
@@ -317,7 +325,8 @@ def _legacy_room(room: object) -> dict | None:
 def legacy_member_count(
     session: HostSession, pubkey: str, token: str, crawler_privkey: bytes
 ) -> int | None:
-    """The legacy auth-token flow (protocol.md §3.2): challenge, claim, then `member_count`."""
+    """The legacy auth-token flow (pysogs `sogs/routes/legacy.py`): challenge, claim, then
+    `member_count`."""
     user_pubkey = nacl.bindings.crypto_scalarmult_base(crawler_privkey)
     session_id = "05" + user_pubkey.hex()
     try:
@@ -378,7 +387,7 @@ def poll_address(
         except PollError as error:
             poll.error = error
         requests += session.requests
-        if not isinstance(poll.error, Unreachable | TimedOut):
+        if not isinstance(poll.error, ServerUnreachable | ServerTimedOut):
             break
         failed.append((attempt, poll.error.reason))
     poll.requests = requests
@@ -388,7 +397,7 @@ def poll_address(
 def _poll(session: HostSession, poll: AddressPoll, tokens: list[str], privkey: bytes) -> None:
     capabilities = read_capabilities(session)
     if capabilities is not None:
-        poll.api_kind, poll.capabilities = "modern", capabilities
+        poll.api_kind, poll.capabilities = Server.ApiKind.MODERN, capabilities
         poll_modern(session, poll, tokens)
     elif poll.claimed:
         poll_legacy(session, poll, privkey)

@@ -12,15 +12,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from django.db import transaction
 from django.utils import timezone
 
 from crawler.conf import CrawlConfig
 from crawler.icons import store_icon
-from crawler.rooms import NSFW, CrawledRoom, check_room, crawled_room
-from crawler.sogs import AddressPoll, KeyMismatch
+from crawler.rooms import NSFW, CrawledRoom, crawled_room
+from crawler.sogs import AddressPoll, PollError, ServerUnreachable
 from directory.lib.joinlinks import SourceEntry
+from directory.lib.sogs import InvalidRoom, validate_room
 from directory.models import AgeRating, Room, RoomActivity, RoomTag, Server, Tag
 from directory.servers import (
     address_preference,
@@ -55,12 +57,15 @@ class StoreCounts:
         self.errors += other.errors
 
 
+NOT_STORED = "not_stored"  # a ServerOutcome whose store failed: no poll status was written
+
+
 @dataclass
 class ServerOutcome:
     """How storing one server's polls ended: the fields of its "server polled" log event."""
 
     server: str  # its base URL, else the start of its key
-    outcome: str  # a Server.PollStatus value
+    outcome: Server.PollStatus | Literal["not_stored"]  # what the Server records, or NOT_STORED
     rooms: int = 0  # rooms stored
     error: str = ""
 
@@ -128,7 +133,8 @@ def _store_server(
     if proven:
         _store_icons(server, proven[0])
     label = server.base_url or (polls[0].base_url if polls else pubkey[:8])
-    return ServerOutcome(label, str(server.last_poll_status), rooms, server.last_poll_error[:200])
+    status = Server.PollStatus(server.last_poll_status)
+    return ServerOutcome(label, status, rooms, server.last_poll_error[:200])
 
 
 def _unknown_failed(pubkey: str, polls: list[AddressPoll], counts: StoreCounts) -> ServerOutcome:
@@ -136,10 +142,19 @@ def _unknown_failed(pubkey: str, polls: list[AddressPoll], counts: StoreCounts) 
     failed = [poll for poll in polls if poll.error is not None]
     counts.servers_failed += 1
     counts.errors += [f"{poll.base_url}: {poll.error.reason}" for poll in failed]
-    if not failed:
-        return ServerOutcome(pubkey[:8], str(Server.PollStatus.ERROR))
-    first = failed[0]
-    return ServerOutcome(first.base_url, str(first.error.status), error=first.error.reason[:200])
+    error = _poll_failure(polls)
+    label = failed[0].base_url if failed else pubkey[:8]
+    return ServerOutcome(label, error.status, error=error.reason[:200])
+
+
+def _poll_failure(polls: list[AddressPoll]) -> PollError:
+    """Why polling found nothing for a key: the first address's error, else that no address
+    answered for that key (each proved another key, or could not tell which key it holds).
+    Nothing refuted the key, so it is not a key mismatch."""
+    for poll in polls:
+        if poll.error is not None:
+            return poll.error
+    return ServerUnreachable("no address answered for this key")
 
 
 def _save_server(server: Server) -> None:
@@ -168,7 +183,7 @@ def _store_success(
     server.last_poll_status = Server.PollStatus.OK
     server.last_poll_error = ""
     server.consecutive_failures = 0
-    if any(poll.proof for poll in proven):
+    if any(poll.proof is not None for poll in proven):
         server.key_state, server.key_checked_at = Server.KeyState.PROVEN, now
     server.key_conflict = _conflicts(server, refuted)
     rooms = _store_rooms(server, best, config, counts, sources, now)
@@ -195,8 +210,7 @@ def _store_conflict(server: Server, refuted: list[AddressPoll], counts: StoreCou
 
 def _store_failure(server: Server, polls: list[AddressPoll], counts: StoreCounts) -> None:
     """A known server that did not answer: marked offline with the reason; rooms stay."""
-    errors = [poll.error for poll in polls if poll.error is not None]
-    error = errors[0] if errors else KeyMismatch("no address answered")
+    error = _poll_failure(polls)
     server.last_poll_at = timezone.now()
     server.last_poll_status = error.status
     server.last_poll_error = error.reason[:1000]
@@ -215,8 +229,9 @@ def _crawled_rooms(
     official = server.official or server.pubkey in config.official_keys
     rooms: dict[str, CrawledRoom] = {}
     for data in poll.rooms:
-        valid, problem = check_room(data)
-        if valid is None:
+        try:
+            valid = validate_room(data)
+        except InvalidRoom as error:
             token = data.get("token") if isinstance(data, dict) else None
             log.info(
                 "room skipped",
@@ -224,7 +239,7 @@ def _crawled_rooms(
                     "server": poll.base_url,
                     "pubkey": server.pubkey,
                     "room": str(token)[:64] if token is not None else "",
-                    "error": problem,
+                    "error": str(error)[:200],
                 },
             )
             continue

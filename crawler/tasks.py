@@ -1,4 +1,4 @@
-"""Celery tasks of the crawler: thin doors into `crawler.services`, enqueued by name.
+"""Celery tasks of the crawler: thin doors into the crawler's service functions, enqueued by name.
 
 Beat runs `crawler.poll_all` (one `crawler.poll_server` per server, fanned out),
 `crawler.crawl_sources` and `crawler.prune_activity`; the admin and the website enqueue
@@ -21,7 +21,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from crawler import services
+from crawler import maintenance, pipeline, submissions
 from directory.models import Server, Submission
 
 
@@ -37,26 +37,26 @@ def poll_all(self) -> int:
 @shared_task(name="crawler.poll_server")
 def poll_server(pk: int) -> str:
     """Poll one server (claimed first, so never twice at once); icons follow its poll."""
-    return services.poll_server(pk)
+    return pipeline.poll_server(pk)
 
 
 @shared_task(name="crawler.crawl_sources")
 def crawl_sources() -> dict:
     """Every enabled source, then every server the links name and every known one."""
-    run = services.run_crawl()
+    run = pipeline.run_crawl()
     return {"run": run.pk, "servers_ok": run.servers_ok, "servers_failed": run.servers_failed}
 
 
 @shared_task(name="crawler.fetch_sources")
 def fetch_sources(pks: list[int]) -> int:
     """Fetch some sources now (the admin's "fetch now") and poll what they name."""
-    return services.fetch_sources_now(pks)
+    return pipeline.fetch_sources_now(pks)
 
 
 @shared_task(name="crawler.check_submission")
 def check_submission(pk: int) -> str:
     """The website's check of a submitted link; the outcome lands on the Submission."""
-    return services.check_submission(pk)
+    return submissions.check_submission(pk)
 
 
 @shared_task(bind=True, name="crawler.requeue_unchecked_submissions")
@@ -77,4 +77,4 @@ def requeue_unchecked_submissions(self, older_than: float = 300) -> int:
 
 @shared_task(name="crawler.prune_activity")
 def prune_activity() -> int:
-    return services.prune_activity()
+    return maintenance.prune_activity()

@@ -1,9 +1,10 @@
 """The crawl report: what an operator reads in the admin to learn what went wrong and when.
 
 Each finished crawl keeps a small picture of every server it polled (`CrawlRun.server_states`:
-poll status, key state and rooms seen). The report compares the last two pictures: servers that
-went down or came back, servers whose key proof changed, and sudden drops in rooms found
-(e.g. "rooms found fell by 40%"), next to the servers failing right now and the recent runs.
+poll status, key state and rooms seen, which `CrawlRun.record_server_states` takes). The report
+compares the last two pictures: servers that went down or came back, servers whose key proof
+changed, and sudden drops in rooms found (e.g. "rooms found fell by 40%"), next to the servers
+failing right now and the recent runs.
 """
 
 from __future__ import annotations
@@ -12,25 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
 from django.utils import timezone
 
-from directory.models import CrawlRun, Room, Server
-
-
-def record_server_states(run: CrawlRun) -> None:
-    """Fill `run.rooms_found` and `run.server_states` from what the run saw (not saved here)."""
-    seen = Q(rooms__last_seen__gte=run.started_at)
-    rows = (
-        Server.objects.filter(Q(last_poll_at__gte=run.started_at) | seen)
-        .annotate(rooms_seen=Count("rooms", filter=seen))
-        .values_list("pubkey", "last_poll_status", "key_state", "rooms_seen")
-    )
-    run.server_states = {
-        pubkey: {"status": status, "key": key_state, "rooms": rooms}
-        for pubkey, status, key_state, rooms in rows
-    }
-    run.rooms_found = Room.objects.filter(last_seen__gte=run.started_at).count()
+from directory.models import CrawlRun, Server
 
 
 @dataclass(frozen=True)

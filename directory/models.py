@@ -245,8 +245,6 @@ class ServerAddress(models.Model):
     def __str__(self) -> str:
         return self.base_url
 
-    DEFAULT_PORTS = DEFAULT_PORTS  # the join-link grammar's, under the model's name
-
     @property
     def address(self) -> tuple[str, str, int | None]:
         """(scheme, host, port) as join links carry it: port None when it is the default."""
@@ -719,6 +717,20 @@ class CrawlRun(models.Model):
 
     def __str__(self) -> str:
         return f"Crawl {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+    def record_server_states(self) -> None:
+        """Fill `rooms_found` and `server_states` from what the run saw (not saved here)."""
+        seen = Q(rooms__last_seen__gte=self.started_at)
+        rows = (
+            Server.objects.filter(Q(last_poll_at__gte=self.started_at) | seen)
+            .annotate(rooms_seen=models.Count("rooms", filter=seen))
+            .values_list("pubkey", "last_poll_status", "key_state", "rooms_seen")
+        )
+        self.server_states = {
+            pubkey: {"status": status, "key": key_state, "rooms": rooms}
+            for pubkey, status, key_state, rooms in rows
+        }
+        self.rooms_found = Room.objects.filter(last_seen__gte=self.started_at).count()
 
 
 class Submission(models.Model):

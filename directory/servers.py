@@ -8,13 +8,11 @@ import both write through here.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
 from django.utils.text import slugify
 
-from directory.lib.activity import weekly_active_users
 from directory.lib.http import literal_address
 from directory.lib.joinlinks import DEFAULT_PORTS
 from directory.models import Room, RoomTag, Server, ServerAddress, Tag
@@ -66,31 +64,6 @@ def attach_address(server: Server, scheme: str, host: str, port: int | None) -> 
 
 
 # --- Rooms as crawls and imports write them ------------------------------------------------------
-
-
-def sogs_room_values(data: dict, now: datetime) -> dict[str, Any]:
-    """The crawled Room fields of one validated SOGS room object, as seen at ``now``."""
-    active, cutoff = data.get("active_users"), data.get("active_users_cutoff")
-    created = data.get("created")
-    return {
-        "token": data["token"],
-        "name": data.get("name") or "",
-        "description": data.get("description") or "",
-        "active_users": active,
-        "active_users_cutoff": cutoff,
-        "active_users_weekly": weekly_active_users(active, cutoff),
-        "created": datetime.fromtimestamp(created, tz=UTC) if created is not None else None,
-        "info_updates": data.get("info_updates"),
-        "message_sequence": data.get("message_sequence"),
-        "image_id": data.get("image_id"),
-        "read": data.get("read"),
-        "write": data.get("write"),
-        "upload": data.get("upload"),
-        "admins": [session_id.lower() for session_id in data.get("admins") or []],
-        "moderators": [session_id.lower() for session_id in data.get("moderators") or []],
-        "last_seen": now,
-        "listed_by_server": True,
-    }
 
 
 def upsert_rooms(

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from directory.crawl_report import build_report, record_server_states
+from directory.crawl_report import build_report
 from directory.models import CrawlRun, Room, Server
 
 OK, DOWN = Server.PollStatus.OK, Server.PollStatus.UNREACHABLE
@@ -97,7 +97,7 @@ def test_record_server_states_counts_the_rooms_each_server_showed(imported):
     Room.objects.filter(pk__in=[room.pk for room in polled]).update(last_seen=timezone.now())
     Server.objects.filter(pk=server.pk).update(last_poll_at=timezone.now(), last_poll_status=OK)
 
-    record_server_states(run)
+    run.record_server_states()
 
     assert run.rooms_found == 2
     assert run.server_states == {server.pubkey: {"status": OK, "key": server.key_state, "rooms": 2}}
@@ -126,7 +126,7 @@ def test_the_report_needs_staff_permission(client, visitor):
 
 
 def test_a_real_crawl_records_what_it_saw(db):
-    from crawler.services import run_crawl
+    from crawler.pipeline import run_crawl
     from tests.crawler.conftest import loopback_config
     from tests.support.sogs import FakeSogs, room
 

@@ -16,22 +16,22 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from directory.formats.common import FormatError, first_error, read_json
 from directory.lib.joinlinks import parse_server_url
 from directory.lib.languages import language_from_flag
 from directory.lib.roomtext import clean_text
+from directory.lib.sogs import InvalidRoom, room_values, validate_room
 from directory.models import AgeRating, Room, Server, Tag
 from directory.servers import (
     attach_address,
     mark_rooms_gone,
     replace_room_tags,
-    sogs_room_values,
     upsert_rooms,
 )
 
 MAX_FILE_BYTES = 50_000_000
-SESSION_ID = r"^[0-9a-fA-F]{66}\Z"
 
 
 class RoomTextField(serializers.Field):
@@ -61,34 +61,21 @@ class TagSerializer(serializers.Serializer):
 
 
 class RoomSerializer(serializers.Serializer):
-    token = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}\Z")
-    name = RoomTextField(max_length=200)
-    description = RoomTextField(max_length=4000, multiline=True)
-    active_users = serializers.IntegerField(
-        min_value=0, max_value=10**9, allow_null=True, required=False
-    )
-    active_users_cutoff = serializers.IntegerField(
-        min_value=0, max_value=10**9, allow_null=True, required=False
-    )
-    created = serializers.FloatField(
-        min_value=0, max_value=32503680000, allow_null=True, required=False
-    )
-    info_updates = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    message_sequence = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    image_id = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    read = serializers.BooleanField(allow_null=True, required=False)
-    write = serializers.BooleanField(allow_null=True, required=False)
-    upload = serializers.BooleanField(allow_null=True, required=False)
-    admins = serializers.ListField(
-        child=serializers.RegexField(SESSION_ID), required=False, default=list, max_length=1000
-    )
-    moderators = serializers.ListField(
-        child=serializers.RegexField(SESSION_ID), required=False, default=list, max_length=1000
-    )
+    """A room of the snapshot: a SOGS room object (`validate_room`) with the old directories'
+    tags and language flag."""
+
     tags = TagSerializer(many=True, required=False, default=list)
     language_flag = serializers.CharField(
         allow_blank=True, required=False, default="", max_length=16
     )
+
+    def to_internal_value(self, data: object) -> dict:
+        try:
+            room = validate_room(data)
+        except InvalidRoom as error:
+            where = error.field or api_settings.NON_FIELD_ERRORS_KEY
+            raise serializers.ValidationError({where: [error.reason]}) from error
+        return {**room, **super().to_internal_value(data)}
 
 
 class ServerSerializer(serializers.Serializer):
@@ -190,7 +177,7 @@ def _import_server(data: dict, descriptions: dict[str, str], result: SnapshotRes
 def _crawled_values(data: dict, now: datetime) -> dict[str, Any]:
     is_nsfw = any(tag["type"] == "warning" and tag["text"] == "nsfw" for tag in data["tags"])
     return {
-        **sogs_room_values(data, now),
+        **room_values(data, now),
         "suggested_age_rating": AgeRating.NSFW if is_nsfw else AgeRating.UNRATED,
     }
 

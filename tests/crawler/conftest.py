@@ -13,11 +13,12 @@ from tests.support.sogs import FakeLegacySogs, FakeSogs
 
 
 def loopback_config(**changes: object) -> CrawlConfig:
-    """Short deadlines (tests stay fast), loopback allowed (the simulated network lives there)."""
+    """The settings' crawl with short deadlines (tests stay fast), loopback allowed (the
+    simulated network lives there) and a fresh crawler key each time (no key file)."""
     http = changes.pop("http", None) or HttpConfig(
         connect_timeout=2.0, deadline=5.0, allow_private_addresses=True
     )
-    base = CrawlConfig(
+    base = CrawlConfig.from_settings().with_changes(
         http=http, concurrency=16, deadline=5.0, probe_deadlines=(1.0, 1.0, 1.5), key_file=None
     )
     return base.with_changes(**changes)

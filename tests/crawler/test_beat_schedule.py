@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 import crawler.tasks  # noqa: F401  (registers the tasks)
-from crawler.services import fetch_sources_now
+from crawler.pipeline import fetch_sources_now
 from directory.celery import app
 from directory.models import Room, Source
 from tests.support.sogs import room

@@ -12,8 +12,9 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
 import crawler.tasks  # noqa: F401  (registers the shared tasks on every app)
-from crawler import services, store
-from crawler.services import claim_servers, run_crawl
+from crawler import pipeline, store
+from crawler.claims import claim_servers
+from crawler.pipeline import run_crawl
 from directory.celery import broker_settings, make_broker_folders
 from directory.models import Room, Server
 from tests.crawler.conftest import loopback_config
@@ -66,7 +67,7 @@ def test_a_claimed_server_is_not_polled_again(config, sogs):
     assert claimed == {stored.pk}
     assert claim_servers([stored.pk], config)[0] == set()  # a second worker gets nothing
     hits = sum(server.server.hits.values())
-    assert services.poll_server(stored.pk, config) == "busy"
+    assert pipeline.poll_server(stored.pk, config) == "busy"
     assert sum(server.server.hits.values()) == hits
 
 
@@ -76,7 +77,7 @@ def test_a_stale_claim_is_taken_over(config, sogs):
     run_crawl(config, server_urls=[server.join_link("lobby")])
     stored = Server.objects.get()
     claim_servers([stored.pk], config)
-    assert services.poll_server(stored.pk, config.with_changes(claim_timeout=0)) == "ok"
+    assert pipeline.poll_server(stored.pk, config.with_changes(claim_timeout=0)) == "ok"
 
 
 class WorkerKilled(BaseException):
@@ -108,7 +109,7 @@ import os, signal, sys
 import django
 django.setup()
 from crawler import store
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 from tests.crawler.conftest import loopback_config
 
 def killed(*args, **kwargs):  # rooms upserted, transaction still open: SIGKILL, as OOM would
@@ -152,6 +153,6 @@ def test_a_worker_killed_mid_poll_leaves_no_half_written_server(config, sogs):
     claimed = Server.objects.get().polling_started_at
     assert claimed is not None  # the dead worker's claim stays until it goes stale...
     assert (
-        services.poll_server(Server.objects.get().pk, config.with_changes(claim_timeout=0)) == "ok"
+        pipeline.poll_server(Server.objects.get().pk, config.with_changes(claim_timeout=0)) == "ok"
     )
     assert Room.objects.filter(token="new").exists()  # ...and the next poll completes the work

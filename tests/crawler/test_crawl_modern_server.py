@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 from directory.models import Room, RoomActivity, Server
 from tests.support.sogs import room
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 from directory.models import RoomTag, Tag
 from tests.support.sogs import room
 

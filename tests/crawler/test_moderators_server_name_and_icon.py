@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.base import ContentFile
 
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 from directory.models import Server
 from tests.support.sogs import room
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 from directory.lib.http import HttpConfig
 from directory.models import Room, Server
 from tests.crawler.conftest import loopback_config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 from directory.models import AgeRating, Room, Server
 from tests.support.loopback import reply
 from tests.support.sogs import room
@@ -61,3 +61,18 @@ def test_a_server_answering_garbage_is_recorded_and_skipped(config, sogs):
     stored = Server.objects.get(pubkey=bad.pubkey)
     assert stored.last_poll_status != Server.PollStatus.OK
     assert stored.rooms.count() == 1
+
+
+def test_a_known_server_no_address_answered_for_is_unreachable_not_a_key_mismatch(
+    config, legacy_sogs
+):
+    legacy = legacy_sogs()
+    known = "ff" * 32  # sorted after the legacy server's key: its poll stops before trying it
+    Server.objects.create(pubkey=known)
+    link = legacy.join_link("main")
+    run_crawl(config, server_urls=[link, link.replace(legacy.pubkey, known)])
+    stored = Server.objects.get(pubkey=known)
+    assert stored.last_poll_status == Server.PollStatus.UNREACHABLE
+    assert "no address answered" in stored.last_poll_error
+    assert stored.key_state == Server.KeyState.UNVERIFIED and not stored.key_conflict
+    assert Server.objects.get(pubkey=legacy.pubkey).last_poll_status == Server.PollStatus.OK

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from crawler.services import prune_activity
+from crawler.maintenance import prune_activity
 from directory.models import Room, RoomActivity, Server
 
 pytestmark = pytest.mark.django_db
@@ -31,3 +31,28 @@ def test_old_activity_keeps_one_row_per_hour_with_the_highest_figures(config):
     old_rows = RoomActivity.objects.filter(at__lt=timezone.now() - timedelta(days=30))
     assert sorted(old_rows.values_list("active_users", flat=True)) == [3, 9]
     assert RoomActivity.objects.count() == 4
+
+
+def test_the_kept_row_is_the_hours_first_and_a_second_prune_removes_nothing(config):
+    server = Server.objects.create(pubkey="cd" * 32)
+    lobby = Room.objects.create(server=server, token="lobby")
+    dev = Room.objects.create(server=server, token="dev")
+    hour = (timezone.now() - timedelta(days=40)).replace(minute=0, second=0, microsecond=0)
+    for minutes, active, sequence in [(40, 2, 100), (10, 1, None), (50, None, 90)]:
+        RoomActivity.objects.create(
+            room=lobby,
+            at=hour + timedelta(minutes=minutes),
+            active_users=active,
+            message_sequence=sequence,
+        )
+    RoomActivity.objects.create(room=dev, at=hour + timedelta(minutes=5), active_users=4)
+
+    assert prune_activity(config) == 2
+    (kept,) = RoomActivity.objects.filter(room=lobby)
+    assert (kept.at, kept.active_users, kept.message_sequence) == (
+        hour + timedelta(minutes=10),
+        2,
+        100,
+    )
+    assert RoomActivity.objects.get(room=dev).active_users == 4  # another room's hour: its own
+    assert prune_activity(config) == 0

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from crawler.icons import BadImage, reencode_icon
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 from directory.models import Room
 from tests.support.loopback import reply
 from tests.support.sogs import room

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from crawler.pipeline import run_crawl
 from crawler.polling import Targets, poll_all
-from crawler.services import run_crawl
 from directory.models import Server
 from tests.support.loopback import blackhole, flaky, json_reply, slow_drip
 from tests.support.sogs import room

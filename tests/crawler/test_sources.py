@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 from crawler.sources import fetch_enabled_sources
 from directory.models import AgeRating, Room, RoomTag, Source, Tag
 from tests.support.loopback import LoopbackServer, reply

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler import services
+from crawler import submissions
+from crawler.conf import CrawlConfig
 from directory.models import Submission
 from tests.crawler.conftest import loopback_config
 from tests.support.sogs import room
@@ -14,9 +15,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def loopback(monkeypatch):
-    monkeypatch.setattr(
-        services.CrawlConfig, "from_settings", classmethod(lambda cls: loopback_config())
-    )
+    config = loopback_config()  # built from the settings before they are replaced
+    monkeypatch.setattr(CrawlConfig, "from_settings", classmethod(lambda cls: config))
 
 
 def _submit(join_url: str, pubkey: str, token: str) -> Submission:
@@ -28,7 +28,7 @@ def _submit(join_url: str, pubkey: str, token: str) -> Submission:
 def test_a_good_link_passes(sogs):
     server = sogs([room("lobby")])
     submission = _submit(server.join_link("lobby"), server.pubkey, "lobby")
-    assert services.check_submission(submission.pk) == Submission.CheckState.PASSED
+    assert submissions.check_submission(submission.pk) == Submission.CheckState.PASSED
     submission.refresh_from_db()
     assert "key proven" in submission.check_detail and submission.checked_at
 
@@ -36,7 +36,7 @@ def test_a_good_link_passes(sogs):
 def test_a_missing_room_fails(sogs):
     server = sogs([room("lobby")])
     submission = _submit(server.join_link("nope"), server.pubkey, "nope")
-    services.check_submission(submission.pk)
+    submissions.check_submission(submission.pk)
     submission.refresh_from_db()
     assert submission.check_state == Submission.CheckState.FAILED
     assert "no room" in submission.check_detail
@@ -45,7 +45,7 @@ def test_a_missing_room_fails(sogs):
 def test_a_wrong_key_fails(sogs):
     server = sogs([room("lobby")])
     submission = _submit(server.join_link("lobby", pubkey="12" * 32), "12" * 32, "lobby")
-    services.check_submission(submission.pk)
+    submissions.check_submission(submission.pk)
     submission.refresh_from_db()
     assert submission.check_state == Submission.CheckState.FAILED
     assert "does not hold the key" in submission.check_detail

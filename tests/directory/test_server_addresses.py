@@ -35,8 +35,14 @@ def test_an_ipv6_address_is_bracketed_in_its_base_url():
     assert ServerAddress(scheme="http", host="::1", port=8080).base_url == "http://[::1]:8080"
 
 
-def test_the_model_knows_the_default_ports_of_the_join_link_grammar():
-    assert ServerAddress.DEFAULT_PORTS is DEFAULT_PORTS
+def test_the_model_leaves_out_the_default_ports_of_the_join_link_grammar():
+    for scheme, port in DEFAULT_PORTS.items():
+        assert ServerAddress(scheme=scheme, host="sogs.example", port=port).address == (
+            scheme,
+            "sogs.example",
+            None,
+        )
+    assert ServerAddress(scheme="http", host="sogs.example", port=443).address[2] == 443
 
 
 def test_an_address_that_works_comes_before_a_domain_and_https():

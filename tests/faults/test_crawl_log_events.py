@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 from tests.support.processes import free_port
 from tests.support.sogs import room
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crawler.conf import CrawlConfig
-from crawler.services import run_crawl
+from crawler.pipeline import run_crawl
 
 
 class Command(BaseCommand):
