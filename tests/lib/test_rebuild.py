@@ -8,7 +8,7 @@ import time
 import pytest
 from django.core.cache import caches
 
-from directory.lib.rebuild import StaleWhileRebuild
+from directory.freshness import StaleWhileRebuild
 from tests.support.processes import wait_for
 
 
