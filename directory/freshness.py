@@ -219,15 +219,18 @@ class StaleWhileRebuild(Generic[T]):
         `latest` (optional) finds the newest copy some other process built, of any version:
         a process that just started serves it instead of building in the request."""
         slot = self._slot(key)
-        if slot.version == version and slot.value is not None:
-            return slot.value
-        if slot.value is None and latest is not None and settings.REBUILD_IN_BACKGROUND:
+        # Read once: a background rebuild may replace it, or drop it on failure, at any moment.
+        value = slot.value
+        if value is not None and slot.version == version:
+            return value
+        if value is None and latest is not None and settings.REBUILD_IN_BACKGROUND:
             found = latest()
             if found is not None:
                 with slot.lock:
                     if slot.value is None:
                         slot.value, slot.version = found, ""  # "" is never a real version
-        if slot.value is None or not settings.REBUILD_IN_BACKGROUND:
+                    value = slot.value
+        if value is None or not settings.REBUILD_IN_BACKGROUND:
             with slot.lock:  # single flight: the first request builds, the others wait
                 if slot.value is None or slot.version != version:
                     try:
@@ -237,7 +240,7 @@ class StaleWhileRebuild(Generic[T]):
                         raise
                 return slot.value
         self._start_rebuild(slot, version, build)
-        return slot.value
+        return value  # the previous copy, whatever the rebuild just started does to the slot
 
     def get_shared(
         self, key: str, version: str, build: Callable[[], T], *, cache_key: str, timeout: float
