@@ -8,11 +8,9 @@ with the API and the admin.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.db.models import Max, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -173,31 +171,3 @@ def uptime_percent(days: list[tuple[date, bool]], first_seen) -> int | None:
     if not known or not any(up for _, up in days):
         return None
     return round(100 * sum(known) / len(known))
-
-
-_fingerprint_memo: list = [0.0, ""]  # [valid until (monotonic), fingerprint]
-
-
-def data_fingerprint() -> str:
-    """Changes whenever a crawl or a moderator changes what the public pages show; read at most
-    once per WEB_VERSION_SECONDS per process, so busy pages cost no query for it."""
-    until, fingerprint = _fingerprint_memo
-    now = time.monotonic()
-    if now >= until or settings.WEB_VERSION_SECONDS <= 0:
-        fingerprint = read_data_fingerprint()
-        _fingerprint_memo[:] = [now + settings.WEB_VERSION_SECONDS, fingerprint]
-    return fingerprint
-
-
-def read_data_fingerprint() -> str:
-    from simple_history.utils import get_history_model_for_model
-
-    parts = [
-        Room.objects.aggregate(a=Max("last_seen"), b=Max("first_seen"), n=Max("pk")),
-        Server.objects.aggregate(a=Max("last_poll_at"), n=Max("pk")),
-        RoomActivity.objects.aggregate(n=Max("pk")),
-    ]
-    for model in (Room, Server, RoomTag):
-        history = get_history_model_for_model(model)
-        parts.append(history.objects.aggregate(n=Max("history_id")))
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.contrib.syndication.views import Feed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.views.decorators.http import etag
 
+from directory.freshness import data_version_etag
 from directory.lib.roomtext import clean_text
 from directory.models import Room
 
@@ -36,3 +38,7 @@ class NewCommunitiesFeed(Feed):
 
     def item_updateddate(self, room: Room):
         return room.included_at
+
+
+# Built in each request (it is small), and answered with a 304 while the data is unchanged.
+new_communities_feed = etag(data_version_etag)(NewCommunitiesFeed())

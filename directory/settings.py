@@ -215,6 +215,9 @@ OFFLINE_GRACE_DAYS = env.int("OFFLINE_GRACE_DAYS", default=7)
 # the previous copy and rebuild it in the background, at most once per this many seconds.
 REBUILD_IN_BACKGROUND = env.bool("REBUILD_IN_BACKGROUND", default=True)
 REBUILD_MIN_SECONDS = env.float("REBUILD_MIN_SECONDS", default=5.0)
+# Seconds a web process reuses its reading of the data version (one small query) before reading
+# it again: a change reaches pages and listings at most this late (directory/freshness.py).
+DATA_VERSION_SECONDS = env.float("DATA_VERSION_SECONDS", default=1.0)
 # How often a web process's threads take turns (Python's default: 0.005). Shorter: a request
 # waits less behind a background rebuild (directory/wsgi.py).
 WEB_SWITCH_INTERVAL_SECONDS = env.float("WEB_SWITCH_INTERVAL_SECONDS", default=0.0005)
@@ -291,9 +294,6 @@ LP_KEY_FILE = Path(env.str("LP_KEY_FILE", default=str(VAR_DIR / "lp_key_x25519")
 LP_BASE_URL = env.str("LP_BASE_URL", default="").rstrip("/")
 # Seconds a built listing stays cached; a crawl or a moderator's change replaces it sooner.
 LP_CACHE_SECONDS = env.int("LP_CACHE_SECONDS", default=900)
-# Seconds a web process reuses its reading of the data version (one small query) before
-# reading it again; a crawl's or a moderator's change reaches the API at most this late.
-LP_VERSION_SECONDS = env.float("LP_VERSION_SECONDS", default=1.0)
 # Cache-Control max-age sent to clients (they revalidate with ETag / Last-Modified after it).
 LP_CLIENT_MAX_AGE = env.int("LP_CLIENT_MAX_AGE", default=300)
 # Anonymous request rates per client address ("N/sec|min|hour|day"; empty: no limit). Onion
@@ -350,8 +350,6 @@ CONTENT_SECURITY_POLICY = {
 # Rooms per page of the home page; the rendered list is cached until a crawl or an edit.
 WEB_ROOMS_PER_PAGE = env.int("WEB_ROOMS_PER_PAGE", default=60)
 WEB_HOME_CACHE_SECONDS = env.int("WEB_HOME_CACHE_SECONDS", default=300)
-# Seconds a web process reuses its reading of the data's fingerprint (a few small queries).
-WEB_VERSION_SECONDS = env.float("WEB_VERSION_SECONDS", default=1.0)
 # Submissions and reports per client (hashed IP) per hour.
 WEB_SUBMISSIONS_PER_HOUR = env.int("WEB_SUBMISSIONS_PER_HOUR", default=5)
 WEB_REPORTS_PER_HOUR = env.int("WEB_REPORTS_PER_HOUR", default=10)

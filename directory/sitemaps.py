@@ -1,11 +1,32 @@
-"""sitemap.xml: the fixed pages, every public safe-rated room and every visible server."""
+"""sitemap.xml: the fixed pages, every public safe-rated room and every visible server.
+
+Like the home page, kept whole per address until the data changes (directory/freshness.py), and
+built from the address alone: what Django's sitemap view (`django/contrib/sitemaps/views.py`)
+does, without handing the visitor's request to the copy everyone is served.
+"""
 
 from __future__ import annotations
 
-from django.contrib.sitemaps import Sitemap
-from django.urls import reverse
+import hashlib
+from dataclasses import dataclass
+from functools import partial
 
+from django.contrib.sitemaps import Sitemap
+from django.core.cache import cache
+from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.cache import get_conditional_response
+from django.views.decorators.http import require_safe
+
+from directory.freshness import StaleWhileRebuild, data_version
 from directory.models import Room, Server
+
+# Longest time the shared copy is kept; a change of the data replaces it sooner.
+SHARED_SECONDS = 3600
+# What Django's sitemap view sends (its x_robots_tag decorator).
+X_ROBOTS_TAG = "noindex, noodp, noarchive"
 
 
 class PageSitemap(Sitemap):
@@ -41,3 +62,47 @@ class ServerSitemap(Sitemap):
 
 
 SITEMAPS = {"pages": PageSitemap, "rooms": RoomSitemap, "servers": ServerSitemap}
+
+
+@dataclass(frozen=True)
+class _Site:
+    """What a Sitemap reads of the site (as of a RequestSite): the host the sitemap was asked at."""
+
+    domain: str
+
+
+def render_sitemap(protocol: str, domain: str, page: int) -> tuple[str, bytes]:
+    """Page `page` of the sitemap at this address, with its ETag; Http404 past the last page."""
+    urls = []
+    for sitemap in SITEMAPS.values():
+        try:
+            urls.extend(sitemap().get_urls(page=page, site=_Site(domain), protocol=protocol))
+        except (EmptyPage, PageNotAnInteger):
+            raise Http404(f"Page {page} empty") from None
+    body = render_to_string("sitemap.xml", {"urlset": urls}).encode()
+    return f'W/"{hashlib.sha256(body).hexdigest()[:32]}"', body
+
+
+# Per process, the latest copy per address and page (see directory/freshness.py).
+_copies: StaleWhileRebuild[tuple[str, bytes]] = StaleWhileRebuild(max_keys=16)
+
+
+@require_safe
+def sitemap_xml(request: HttpRequest) -> HttpResponse:
+    try:
+        page = int(request.GET.get("p", "1"))
+    except ValueError:
+        raise Http404("No such page.") from None
+    protocol, domain = request.scheme, request.get_host()
+    scope = f"{cache.key_prefix}:{protocol}://{domain}:{page}"
+    etag, body = _copies.get_shared(
+        scope,
+        data_version().token,
+        partial(render_sitemap, protocol, domain, page),
+        cache_key=f"web:sitemap:{hashlib.sha256(scope.encode()).hexdigest()[:32]}",
+        timeout=SHARED_SECONDS,
+    )
+    response = HttpResponse(body, content_type="application/xml")
+    response["X-Robots-Tag"] = X_ROBOTS_TAG
+    response["ETag"] = etag
+    return get_conditional_response(request, etag=etag, response=response)

@@ -2,15 +2,13 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
-from django.views.decorators.cache import cache_page
 from django.views.generic import TemplateView
 
 from directory import views
-from directory.feeds import NewCommunitiesFeed
+from directory.feeds import new_communities_feed
 from directory.ops import health, metrics
-from directory.sitemaps import SITEMAPS
+from directory.sitemaps import sitemap_xml
 
 ROOM = "community/<str:pubkey>/<str:token>/"
 
@@ -26,13 +24,8 @@ urlpatterns = [
     path("submit/status/<str:code>/", views.submission_status, name="submission_status"),
     path("join/", TemplateView.as_view(template_name="directory/join.html"), name="join_help"),
     path("about/", TemplateView.as_view(template_name="directory/about.html"), name="about"),
-    path("feed/new.atom", NewCommunitiesFeed(), name="feed_new"),
-    path(
-        "sitemap.xml",
-        cache_page(3600)(sitemap),
-        {"sitemaps": SITEMAPS},
-        name="django.contrib.sitemaps.views.sitemap",
-    ),
+    path("feed/new.atom", new_communities_feed, name="feed_new"),
+    path("sitemap.xml", sitemap_xml, name="django.contrib.sitemaps.views.sitemap"),
     path("robots.txt", views.robots_txt, name="robots_txt"),
     # Also answered by middleware ahead of the host check (directory/ops/health.py, metrics.py).
     path("healthz", health.healthz, name="healthz"),

@@ -1,7 +1,7 @@
 """HTML pages for visitors: browse and search, room and server pages, submissions and reports.
 
 Every page works without JavaScript; the home page's room list is cached per query until a crawl
-or a moderator changes the data (directory.browse.data_fingerprint).
+or a moderator changes the data (directory.freshness.data_version).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from functools import partial
+from urllib.parse import urljoin
 
 import segno
 from celery import current_app
@@ -29,8 +30,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from directory import browse
 from directory.forms import ReportForm, SubmissionForm
+from directory.freshness import StaleWhileRebuild, data_version
 from directory.lib.languages import language_flag
-from directory.lib.rebuild import StaleWhileRebuild
 from directory.lib.roomtext import clean_text
 from directory.models import Report, Room, Server, Submission, Tag
 from directory.ops.client_address import client_address
@@ -83,7 +84,7 @@ def _results_context(query: browse.RoomQuery) -> dict:
     }
 
 
-# Per process, the latest rendering of each view of the list (see directory/lib/rebuild.py).
+# Per process, the latest rendering of each view of the list (see directory/freshness.py).
 _home_results: StaleWhileRebuild[dict] = StaleWhileRebuild(max_keys=64)
 
 
@@ -96,15 +97,14 @@ def _cached_results(query: browse.RoomQuery) -> dict:
 
     return _home_results.get_shared(
         f"{cache.key_prefix}:{query.cache_key()}",
-        browse.data_fingerprint(),
+        data_version().token,
         make,
         cache_key=f"web:home:{query.cache_key()}",
         timeout=settings.WEB_HOME_CACHE_SECONDS,
     )
 
 
-def _site_json_ld(request: HttpRequest) -> dict:
-    home_url = request.build_absolute_uri(reverse("home"))
+def _site_json_ld(home_url: str) -> dict:
     return {
         "@context": "https://schema.org",
         "@type": "WebSite",
@@ -126,18 +126,19 @@ _home_pages: StaleWhileRebuild[bytes] = StaleWhileRebuild(max_keys=128)
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """The list of communities. The same for every visitor (no cookie, no form token), so the
-    whole page is kept per URL until the data changes."""
+    whole page is kept per URL until the data changes; it is built from the URL and the query
+    read from it, never from the request of the visitor who happens to build it."""
     fragment = request.headers.get("X-Requested-With") == "fetch"
-    version = browse.data_fingerprint()
-    key = f"{cache.key_prefix}:{fragment}:{request.build_absolute_uri()}"
-    content = _home_pages.get(key, version, lambda: _render_home(request, fragment))
+    page_url = request.build_absolute_uri()
+    key = f"{cache.key_prefix}:{fragment}:{page_url}"
+    build = partial(_render_home, browse.RoomQuery.from_params(request.GET), page_url, fragment)
+    content = _home_pages.get(key, data_version().token, build)
     response = HttpResponse(content)
     patch_vary_headers(response, ["X-Requested-With"])
     return response
 
 
-def _render_home(request: HttpRequest, fragment: bool) -> bytes:
-    query = browse.RoomQuery.from_params(request.GET)
+def _render_home(query: browse.RoomQuery, page_url: str, fragment: bool) -> bytes:
     cached = _cached_results(query)
     # Our own template output, escaped when it was rendered; only the cache stored it as text.
     results = mark_safe(cached["results"])  # noqa: S308
@@ -148,9 +149,10 @@ def _render_home(request: HttpRequest, fragment: bool) -> bytes:
         "results": results,
         "query": query,
         "sorts": browse.SORTS,
-        "json_ld": _site_json_ld(request),
+        "json_ld": _site_json_ld(urljoin(page_url, reverse("home"))),
+        "page_url": page_url,
     }
-    return render_to_string("directory/home.html", context, request).encode()
+    return render_to_string("directory/home.html", context).encode()
 
 
 # -- rooms -------------------------------------------------------------------------------------
@@ -161,14 +163,14 @@ def _public_room(pubkey: str, token: str) -> Room:
     return get_object_or_404(rooms, server__pubkey=pubkey.lower(), token_key=token.lower())
 
 
-def _room_json_ld(request: HttpRequest, room: Room) -> dict:
+def _room_json_ld(room: Room, page_url: str) -> dict:
     name = clean_text(room.name, 200) or room.token
     return {
         "@context": "https://schema.org",
         "@type": "WebPage",
         "name": name,
         "description": clean_text(room.description, 300),
-        "url": request.build_absolute_uri(room.get_absolute_url()),
+        "url": urljoin(page_url, room.get_absolute_url()),
         "mainEntity": {
             "@type": "EntryPoint",
             "name": name,
@@ -186,27 +188,27 @@ _room_pages: StaleWhileRebuild[bytes] = StaleWhileRebuild(max_keys=512)
 
 @require_safe
 def room_detail(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
-    version = browse.data_fingerprint()
     reported = request.GET.get("reported") == "1"
     # Other query strings get the same page: they must not multiply the copies kept.
-    key = f"{cache.key_prefix}:{request.build_absolute_uri(request.path)}:{reported}"
-    build = partial(_render_room, request, pubkey, token, reported)
-    return HttpResponse(_room_pages.get(key, version, build))
+    page_url = request.build_absolute_uri(request.path)
+    build = partial(_render_room, pubkey, token, page_url, reported)
+    key = f"{cache.key_prefix}:{page_url}:{reported}"
+    return HttpResponse(_room_pages.get(key, data_version().token, build))
 
 
-def _render_room(request: HttpRequest, pubkey: str, token: str, reported: bool) -> bytes:
+def _render_room(pubkey: str, token: str, page_url: str, reported: bool) -> bytes:
     room = _public_room(pubkey, token)  # a 404 is raised, never kept
     days = browse.server_days_up(room.server)
     context = {
         "room": room,
         "history": browse.room_history(room),
         "server_uptime": browse.uptime_percent(days, room.server.first_seen),
-        "json_ld": _room_json_ld(request, room),
-        "page_url": request.build_absolute_uri(request.path),
+        "json_ld": _room_json_ld(room, page_url),
+        "page_url": page_url,
         "reported": reported,
     }
     context["has_history"] = any(day.active_users is not None for day in context["history"])
-    return render_to_string("directory/room.html", context, request).encode()
+    return render_to_string("directory/room.html", context).encode()
 
 
 @require_safe

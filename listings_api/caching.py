@@ -1,10 +1,9 @@
 """Cached JSON bodies with validators: built once per data version, served with ETag,
 Last-Modified, Cache-Control and 304s.
 
-The data version is read from the database in one cheap query (maxima of timestamps a crawl
-or a moderator moves, and row counts), at most LP_VERSION_SECONDS apart per process, so a change
-shows up within a second or so, while unchanged data is never rebuilt. The cache timeout
-bounds what no timestamp records, such as a room passing the offline grace period.
+The data version is the site's own (directory.freshness.data_version): a crawl's, a moderator's
+or a listing's change, or a room passing the offline grace period, shows up within
+DATA_VERSION_SECONDS or so, while unchanged data is never rebuilt.
 """
 
 from __future__ import annotations
@@ -12,52 +11,22 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
-from django.utils.dateparse import parse_datetime
 from django.utils.http import http_date
 
-from directory.lib.rebuild import StaleWhileRebuild
-from directory.models import CrawlRun, Listing, Room, RoomActivity, RoomTag, Server, Tag
+from directory.freshness import DataVersion, StaleWhileRebuild, data_version
 
 CACHE_PREFIX = "lp:v2:"  # v2: (version, CachedBody), one entry per key
 # Below this size gzip costs more than it saves.
 GZIP_MIN_BYTES = 1024
-
-# (model, column, aggregate): everything a listing's content depends on.
-_STAMPS = (
-    (Listing, "updated", "MAX"),
-    (Listing.history.model, "history_date", "MAX"),
-    (CrawlRun, "finished_at", "MAX"),
-    (Room, "last_seen", "MAX"),
-    (Room, "id", "COUNT"),
-    (Room.history.model, "history_date", "MAX"),
-    (Server, "last_poll_at", "MAX"),
-    (Server, "key_checked_at", "MAX"),
-    (Server.history.model, "history_date", "MAX"),
-    (RoomTag, "id", "COUNT"),
-    (RoomTag.history.model, "history_date", "MAX"),
-    (Tag, "id", "COUNT"),
-    (RoomActivity, "id", "MAX"),
-)
-
-
-@dataclass(frozen=True)
-class DataVersion:
-    """A fingerprint of the listed data and the latest time it changed."""
-
-    token: str
-    last_modified: datetime | None
 
 
 @dataclass(frozen=True)
@@ -70,72 +39,6 @@ class CachedBody:
     etag: str
     last_modified: datetime | None
     version: str
-
-
-def _stamps_sql() -> str:
-    quote = connection.ops.quote_name
-    parts = [
-        # Names come from our own models, never from input.
-        f"(SELECT {function}({quote(column)}) FROM {quote(model._meta.db_table)})"  # noqa: S608
-        for model, column, function in _STAMPS
-    ]
-    # Rooms still within the offline grace: nothing is written when a room passes it.
-    parts.append(
-        f"(SELECT COUNT(*) FROM {quote(Room._meta.db_table)} WHERE {quote('last_seen')} >= %s)"  # noqa: S608
-    )
-    return "SELECT " + ", ".join(parts)
-
-
-class _VersionMemo:
-    """The last fingerprint read by this process, reused for LP_VERSION_SECONDS: under load,
-    requests in the same second then cost no query at all."""
-
-    def __init__(self) -> None:
-        self.until = 0.0
-        self.version: DataVersion | None = None
-
-    def get(self) -> DataVersion:
-        now = time.monotonic()
-        version = self.version
-        if version is None or now >= self.until:
-            version = read_data_version()
-            self.version, self.until = version, now + settings.LP_VERSION_SECONDS
-        return version
-
-
-_version_memo = _VersionMemo()
-
-
-def data_version() -> DataVersion:
-    """The fingerprint, at most LP_VERSION_SECONDS old."""
-    if settings.LP_VERSION_SECONDS <= 0:
-        return read_data_version()
-    return _version_memo.get()
-
-
-def read_data_version() -> DataVersion:
-    """Read the fingerprint: one query of indexed or small-table aggregates."""
-    cutoff = timezone.now() - timedelta(days=settings.OFFLINE_GRACE_DAYS)
-    with connection.cursor() as cursor:
-        cursor.execute(_stamps_sql(), [cutoff])
-        row = cursor.fetchone()
-    token = hashlib.sha256(repr(row).encode()).hexdigest()[:32]
-    times = [_as_datetime(value) for value in row]
-    moments = [moment for moment in times if moment is not None]
-    return DataVersion(token, max(moments) if moments else None)
-
-
-def _as_datetime(value: object) -> datetime | None:
-    # SQLite hands back text, PostgreSQL datetimes; counts and ids are neither.
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        moment = parse_datetime(value)
-        if moment is None:
-            return None
-    else:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # A list longer than this is encoded item by item (see encode_json).
@@ -186,7 +89,7 @@ _bodies: StaleWhileRebuild[CachedBody] = StaleWhileRebuild(max_keys=16)
 
 def cached_body(key: str, build: Callable[[], Any]) -> CachedBody:
     """The body for `key` at the current data version (or, while it is rebuilt in the
-    background, the previous one: see directory/lib/rebuild.py).
+    background, the previous one: see directory/freshness.py).
 
     Processes share the newest copy through the cache (StaleWhileRebuild.get_shared).
     """

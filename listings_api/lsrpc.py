@@ -33,6 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework.throttling import SimpleRateThrottle
 
+from directory.freshness import data_version
 from directory.lib.onion import (
     EnvelopeTooLarge,
     MalformedPayload,
@@ -44,7 +45,7 @@ from directory.lib.onion import (
 )
 from directory.ops.metrics import ONION_REQUESTS
 from listings_api.api_urls import json_urlpatterns
-from listings_api.caching import data_version, encode_json
+from listings_api.caching import encode_json
 from listings_api.keys import provider_privkey
 
 log = logging.getLogger(__name__)

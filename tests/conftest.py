@@ -16,7 +16,7 @@ def _rebuild_in_the_request(settings):
     """A test that changes data reads the change at once; serving the previous copy while a
     background thread rebuilds is tested on its own (tests/lib/test_rebuild.py)."""
     settings.REBUILD_IN_BACKGROUND = False
-    settings.WEB_VERSION_SECONDS = 0
+    settings.DATA_VERSION_SECONDS = 0
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ def api_settings(settings, tmp_path):
     caches = {name: dict(config) for name, config in django_settings.CACHES.items()}
     caches["default"]["KEY_PREFIX"] = f"lptest-{uuid.uuid4().hex}"
     settings.CACHES = caches
-    settings.LP_VERSION_SECONDS = 0  # tests change data and look at once
     settings.LP_THROTTLE_RATE = "10000/min"
     settings.LP_ONION_THROTTLE_RATE = "100000/min"
     keys._privkey_for.cache_clear()

@@ -9,8 +9,9 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.http import http_date
 
+from directory.freshness import data_version
 from directory.models import CrawlRun, Listing, Room, Tag
-from listings_api.caching import CACHE_PREFIX, data_version
+from listings_api.caching import CACHE_PREFIX
 
 
 @pytest.mark.parametrize("url", ["/listings", "/listing/all"])

@@ -7,9 +7,9 @@ import gzip
 
 import pytest
 
+from directory.freshness import DataVersion
 from directory.models import Room
 from listings_api import lsrpc
-from listings_api.caching import DataVersion
 from tests.api.test_onion_endpoint import onion_get
 
 

@@ -36,7 +36,6 @@ def own_caches(settings):
             "KEY_PREFIX": uuid.uuid4().hex,
         }
     }
-    settings.LP_VERSION_SECONDS = 0
     settings.WEB_ROOMS_PER_PAGE = 500
 
 

@@ -38,7 +38,6 @@ def isolated(settings, tmp_path):
             "LOCATION": f"server-icon-{uuid.uuid4()}",
         }
     }
-    settings.LP_VERSION_SECONDS = 0
 
 
 @pytest.fixture

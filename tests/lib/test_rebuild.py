@@ -8,7 +8,7 @@ import time
 import pytest
 from django.core.cache import caches
 
-from directory.lib.rebuild import StaleWhileRebuild
+from directory.freshness import StaleWhileRebuild
 from tests.support.processes import wait_for
 
 
@@ -83,6 +83,25 @@ def test_a_failed_rebuild_is_retried_in_the_next_request(background):
     wait_for(lambda: cache._slot("k").value is None, 5, "the background rebuild")
     with pytest.raises(LookupError):
         cache.get("k", "v2", broken)  # the request sees the error itself
+
+
+class RebuildsAtOnce(StaleWhileRebuild):
+    """As when the request's thread is held up until the rebuild it started has ended."""
+
+    def _start_rebuild(self, slot, version, build):
+        super()._start_rebuild(slot, version, build)
+        wait_for(lambda: not slot.building, 5, "the background rebuild")
+
+
+def test_the_request_gets_the_previous_copy_even_if_the_rebuild_ends_first(background):
+    cache, builder = RebuildsAtOnce(max_keys=4), Builder()
+    cache.get("k", "v1", builder("v1"))
+
+    def broken():
+        raise LookupError("listing deleted")
+
+    assert cache.get("k", "v2", broken) == ("v1", 1)  # not the None the failure left
+    assert cache.get("k", "v3", builder("v3"), latest=lambda: ("v0", 0)) == ("v0", 0)
 
 
 def test_off_builds_every_change_in_the_request(settings):
