@@ -45,7 +45,16 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from directory.models import CrawlRun, Listing, Room, RoomActivity, RoomTag, Server, Tag
+from directory.models import (
+    CrawlRun,
+    Listing,
+    Room,
+    RoomActivity,
+    RoomTag,
+    Server,
+    ServerAddress,
+    Tag,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +83,9 @@ _STAMPS = (
     (Server.history.model, "history_date", "MAX"),
     (Server.history.model, "history_id", "MAX"),
     (Tag, "id", "COUNT"),
+    (Tag, "updated", "MAX"),
+    (ServerAddress, "id", "COUNT"),
+    (ServerAddress, "updated", "MAX"),
     (RoomTag, "id", "COUNT"),
     (RoomTag.history.model, "history_date", "MAX"),
     (RoomTag.history.model, "history_id", "MAX"),

@@ -233,6 +233,8 @@ class ServerAddress(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # Moved by every save: an address a moderator edits changes the join links (the data version).
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["server", "host", "scheme"]
@@ -276,6 +278,8 @@ class Tag(models.Model):
     label = models.CharField(max_length=64)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MAINTAINER)
     description = models.TextField(blank=True)
+    # Moved by every edit: a renamed tag changes what pages and listings show (the data version).
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["label"]

@@ -11,7 +11,7 @@ into any database (a fresh one included) with ``import_curation``. The file look
                    "addresses": [{"scheme", "host", "port"}]}],
       "rooms": [{"server": "<pubkey>", "token": "General", ...Room.CURATED_FIELDS,
                  "maintainer_tags": [{"tag": "<slug>", "added_at": "<datetime>"}]}],
-      "tags": [{"slug", "label", "kind", "description"}],
+      "tags": [{"slug", "label", "kind", "description", "updated"}],
       "sources": [{"name", "url", "kind", "enabled", "notes", "suggested_age_rating"}],
       "listings": [{"slug", "name", "description", "created", "updated", "include_all",
                     "rating_filter", "rooms": [{"server": "<pubkey>", "token": "General"}],
@@ -169,6 +169,8 @@ class RoomCuration(serializers.ModelSerializer):
 
 
 class TagCuration(serializers.ModelSerializer):
+    updated = serializers.DateTimeField(required=False)
+
     class Meta(CurationMeta):
         model = Tag
         fields = model_order(Tag)
@@ -417,10 +419,13 @@ def _upsert(
 
 def _import_tags(entries: list[dict], result: CurationResult) -> dict[str, Tag]:
     existing = Tag.objects.in_bulk([entry["slug"] for entry in entries], field_name="slug")
-    return {
-        entry["slug"]: _upsert(existing.get(entry["slug"]), Tag, entry, "tags", result)
-        for entry in entries
-    }
+    tags = {}
+    for entry in entries:
+        tag = tags[entry["slug"]] = _upsert(existing.get(entry["slug"]), Tag, entry, "tags", result)
+        if "updated" in entry:  # auto_now set it to now; the file's time is the real one
+            Tag.objects.filter(pk=tag.pk).update(updated=entry["updated"])
+            tag.updated = entry["updated"]
+    return tags
 
 
 def _import_sources(entries: list[dict], result: CurationResult) -> None:

@@ -62,6 +62,18 @@ def _crawl(room: Room) -> None:
     Server.objects.filter(pk=room.server_id).update(last_poll_at=timezone.now())
 
 
+def _rename_tag(room: Room) -> None:
+    tag = Tag.objects.filter(rooms__isnull=False).first()
+    tag.label = tag.label + " (renamed)"
+    tag.save()
+
+
+def _edit_address(room: Room) -> None:
+    address = room.server.addresses.first()
+    address.host = "renamed." + address.host
+    address.save()
+
+
 CHANGES = {
     "a moderator's edit": _edit_room,
     "a poll": _crawl,
@@ -70,6 +82,8 @@ CHANGES = {
     ),
     "a listing edit": lambda room: Listing.objects.get(slug=Listing.ALL).save(),
     "a new tag": lambda room: Tag.objects.create(slug="fresh", label="Fresh"),
+    "a renamed tag": lambda room: _rename_tag(room),
+    "an edited address": lambda room: _edit_address(room),
     "a tag on a room": lambda room: room.tags.add(
         Tag.objects.create(slug="fresher", label="Fresher"),
         through_defaults={"origin": Tag.Kind.MAINTAINER},
