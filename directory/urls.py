@@ -7,7 +7,7 @@ from django.urls import include, path
 from django.views.decorators.cache import cache_page
 from django.views.generic import TemplateView
 
-from directory import health, metrics, views
+from directory import changes, health, metrics, views
 from directory.feeds import NewCommunitiesFeed
 from directory.sitemaps import SITEMAPS
 
@@ -25,6 +25,8 @@ urlpatterns = [
     path("join/", TemplateView.as_view(template_name="directory/join.html"), name="join_help"),
     path("about/", TemplateView.as_view(template_name="directory/about.html"), name="about"),
     path("feed/new.atom", NewCommunitiesFeed(), name="feed_new"),
+    path("changes/", changes.changes_page, name="changes"),
+    path("feed/changes.atom", changes.ChangesFeed(), name="feed_changes"),
     path(
         "sitemap.xml",
         cache_page(3600)(sitemap),
