@@ -81,22 +81,37 @@ class ReasonForm(forms.ModelForm, PublicReasonFields):
     """A change form that asks for a public reason when a public field changes (also when
     reverting to an older version from the history)."""
 
-    def public_changes(self) -> list[str]:
-        return changes.public_fields(self.instance, self.changed_data)
+    # Set by clean(); not named like the fields (a None attribute would remove a field).
+    reason_given: changes.PublicReason | None = None
+    public_changed: tuple[str, ...] = ()
+
+    def _public_changes(self) -> tuple[str, ...]:
+        """The public fields whose new value differs from the stored one. Compared with the
+        database, not with the form's initial values: a revert's form starts from the old
+        version, so hiding by reverting would not look like a change."""
+        fields = changes.PUBLIC_FIELDS.get(self._meta.model, ())
+        stored = None
+        if fields and self.instance.pk is not None:
+            stored = self._meta.model.objects.filter(pk=self.instance.pk).values(*fields).first()
+        if stored is None:
+            return ()
+        data = self.cleaned_data
+        return tuple(field for field in fields if field in data and data[field] != stored[field])
 
     def clean(self) -> dict:
         data = super().clean()
+        self.public_changed = self._public_changes()
         try:
-            self.public_reason = reason_from(data)
+            self.reason_given = reason_from(data)
         except ValidationError as error:
             self.add_error("public_reason_text", error)
             return data
-        if self.public_reason is None and self.needs_reason():
+        if self.reason_given is None and self.needs_reason():
             self.add_error("public_reason", MISSING)
         return data
 
     def needs_reason(self) -> bool:
-        return bool(self.public_changes())
+        return bool(self.public_changed)
 
 
 class ListingReasonForm(ReasonForm):
@@ -162,7 +177,7 @@ class PublicReasonMixin(_PublicHistory):
     form = ReasonForm
 
     def save_model(self, request, obj, form, change) -> None:
-        changes.save_with_reason(obj, form.changed_data, getattr(form, "public_reason", None))
+        changes.save_with_reason(obj, form.public_changed, form.reason_given)
 
 
 class ListingReasonMixin(_PublicHistory):
@@ -172,12 +187,12 @@ class ListingReasonMixin(_PublicHistory):
     form = ListingReasonForm
 
     def save_model(self, request, obj, form, change) -> None:
-        if form.public_reason is not None:
-            obj._change_reason = form.public_reason.summary
+        if form.reason_given is not None:
+            obj._change_reason = form.reason_given.summary
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
         added, removed = form.room_changes()
         if added or removed:
-            changes.record_listing(form.instance, added, removed, form.public_reason)
+            changes.record_listing(form.instance, added, removed, form.reason_given)

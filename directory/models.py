@@ -647,6 +647,8 @@ class PublicChange(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
+        verbose_name = "public record entry"
+        verbose_name_plural = "public record"
 
     def __str__(self) -> str:
         subject = self.room_token or self.server_url or self.server_pubkey[:8]
