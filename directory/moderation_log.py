@@ -51,6 +51,7 @@ def people(models: list[type]) -> list:
     for model in models:
         ids |= set(
             model.history.filter(history_user__isnull=False)
+            .order_by()
             .values_list("history_user_id", flat=True)
             .distinct()
         )

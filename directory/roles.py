@@ -49,9 +49,12 @@ def sync_group(apps, name: str, permissions: dict[str, dict[str, tuple[str, ...]
     """Make the group's permissions exactly ``permissions`` (for migrations: ``apps`` is the
     migration state; permissions of its models are created first, as after a migrate)."""
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        # A migration state's app configs have no models module, which create_permissions
+        # needs to see; the real registry's (a test) are left as they were.
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name=name)
