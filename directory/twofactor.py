@@ -168,6 +168,13 @@ def _signed_in_staff(request: HttpRequest) -> bool:
     return user.is_authenticated and user.is_active and user.is_staff
 
 
+def _verified(request: HttpRequest, device: Device) -> None:
+    """Mark the session verified, under a new session key (as Django's login does for the
+    password step): a key seen before the second factor never opens the admin."""
+    request.session.cycle_key()
+    django_otp.login(request, device)
+
+
 def _axes_credentials(user: User) -> dict:
     return {"username": user.get_username()}
 
@@ -191,7 +198,7 @@ def verify_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
     if form.is_valid():
         device = verify(user, form.cleaned_data["code"])
         if device is not None:
-            django_otp.login(request, device)
+            _verified(request, device)
             return HttpResponseRedirect(_next_url(request, site))
         # Counted with the wrong passwords: axes locks the sign-in out at LOGIN_FAILURE_LIMIT.
         user_login_failed.send(__name__, credentials=credentials, request=request)
@@ -218,7 +225,7 @@ def setup_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
         codes = confirm_authenticator(device, form.cleaned_data["code"])
         if codes is not None:
             device.refresh_from_db()
-            django_otp.login(request, device)
+            _verified(request, device)
             return _render(
                 request, site, "backup_codes.html", title="Your backup codes", codes=codes
             )

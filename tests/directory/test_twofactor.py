@@ -69,9 +69,11 @@ def test_enrolment_shows_a_local_qr_code_and_then_opens_the_admin(client, modera
     page = client.get(reverse("admin:twofactor_setup")).content.decode()
     assert 'src="data:image/svg+xml' in page  # drawn here: the secret goes to no other service
     assert 'src="http' not in page
+    before = client.session.session_key
     _, codes = enrol(client)
     assert len(codes) == twofactor.BACKUP_CODE_COUNT == len(set(codes))
     assert client.get(ROOMS).status_code == 200
+    assert client.session.session_key != before  # the half-signed-in key never opens the admin
 
 
 def test_a_wrong_code_does_not_enrol(client, moderator):
