@@ -263,3 +263,26 @@ def test_age_rating_values_map_to_public_actions(room):
         curation.set_age_rating(Room.objects.filter(pk=room.pk), rating, PublicReason("rating"))
         if rating != AgeRating.SFW:
             assert PublicChange.objects.first().action == action
+
+
+def test_the_server_form_asks_for_a_reason_when_hiding(signed_in, room):
+    server = room.server
+    url = reverse("admin:directory_server_change", args=[server.pk])
+    form = {
+        "hidden": "on",
+        "default_age_rating": server.default_age_rating,
+        "notes": server.notes,
+        **({"official": "on"} if server.official else {}),
+        "addresses-TOTAL_FORMS": 0,
+        "addresses-INITIAL_FORMS": 0,
+        "rooms-TOTAL_FORMS": 0,
+        "rooms-INITIAL_FORMS": 0,
+    }
+    refused = signed_in.post(url, form)
+    assert refused.status_code == 200 and b"Choose a public reason first" in refused.content
+    assert not Server.objects.get(pk=server.pk).hidden
+    done = signed_in.post(url, {**form, "public_reason": Reason.OPERATOR})
+    assert done.status_code == 302, done.content[:3000]
+    assert Server.objects.get(pk=server.pk).hidden
+    change = PublicChange.objects.get()
+    assert (change.action, change.reason, change.room_token) == (Action.DELISTED, "operator", "")
