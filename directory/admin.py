@@ -22,7 +22,7 @@ from django.utils import timezone
 from PIL import Image
 from simple_history.admin import SimpleHistoryAdmin
 
-from directory import crawl_report, moderation
+from directory import admin_record, crawl_report, moderation
 from directory.models import (
     AgeRating,
     CrawlRun,
@@ -79,7 +79,7 @@ class LanguageFilter(admin.SimpleListFilter):
         return queryset
 
 
-class RoomActionForm(ActionForm):
+class RoomActionForm(admin_record.ReasonActionForm):
     """The extra inputs that the bulk actions next to the action menu read."""
 
     age_rating = forms.ChoiceField(choices=[("", "rating…"), *AgeRating.choices], required=False)
@@ -101,7 +101,7 @@ class RoomTagInline(admin.TabularInline):
 
 
 @admin.register(Room)
-class RoomAdmin(SimpleHistoryAdmin):
+class RoomAdmin(admin_record.PublicReasonMixin, SimpleHistoryAdmin):
     list_display = [
         "name",
         "token",
@@ -144,6 +144,7 @@ class RoomAdmin(SimpleHistoryAdmin):
                 ]
             },
         ),
+        admin_record.REASON_FIELDSET,
         ("Crawled (read-only)", {"fields": ["server", "join_url", *Room.CRAWLED_FIELDS]}),
         ("Crawl state", {"fields": ["first_seen"]}),
     ]
@@ -178,7 +179,9 @@ class RoomAdmin(SimpleHistoryAdmin):
         if rating not in AgeRating.values:
             self.message_user(request, "Choose an age rating first.", messages.ERROR)
             return
-        count = moderation.set_age_rating(queryset, rating)
+        if not (reason := admin_record.chosen_reason(self, request)):
+            return
+        count = moderation.set_age_rating(queryset, rating, reason)
         self.message_user(request, f"Rated {count} rooms '{rating}'.", messages.SUCCESS)
 
     def _chosen_tag(self, request: HttpRequest) -> Tag | None:
@@ -201,11 +204,15 @@ class RoomAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Hide from the public", permissions=["change"])
     def hide_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
-        self.message_user(request, f"Hid {moderation.set_flag(queryset, 'hidden', True)} rooms.")
+        if reason := admin_record.chosen_reason(self, request):
+            count = moderation.set_flag(queryset, "hidden", True, reason)
+            self.message_user(request, f"Hid {count} rooms.")
 
     @admin.action(description="Show to the public again", permissions=["change"])
     def unhide_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
-        self.message_user(request, f"Unhid {moderation.set_flag(queryset, 'hidden', False)} rooms.")
+        if reason := admin_record.chosen_reason(self, request):
+            count = moderation.set_flag(queryset, "hidden", False, reason)
+            self.message_user(request, f"Unhid {count} rooms.")
 
     @admin.action(description="Pin", permissions=["change"])
     def pin_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
@@ -222,7 +229,8 @@ class RoomInline(admin.TabularInline):
     extra = 0
     show_change_link = True
     fields = ["name", "token", "active_users", "listed_by_server", "age_rating", "hidden", "pinned"]
-    readonly_fields = ["name", "token", "active_users", "listed_by_server"]
+    # Rating and hiding are public changes that need a reason: on the room's own page.
+    readonly_fields = ["name", "token", "active_users", "listed_by_server", "age_rating", "hidden"]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -267,7 +275,7 @@ def icon_format(upload: UploadedFile) -> str:
     return kind
 
 
-class ServerForm(forms.ModelForm):
+class ServerForm(admin_record.ReasonForm):
     """The server change form: an uploaded icon is checked and named after its real format."""
 
     def clean_icon(self) -> object:
@@ -279,7 +287,7 @@ class ServerForm(forms.ModelForm):
 
 
 @admin.register(Server)
-class ServerAdmin(SimpleHistoryAdmin):
+class ServerAdmin(admin_record.PublicReasonMixin, SimpleHistoryAdmin):
     form = ServerForm
     list_display = [
         "__str__",
@@ -301,9 +309,11 @@ class ServerAdmin(SimpleHistoryAdmin):
             "Curated",
             {"fields": ["name", "icon", "hidden", "official", "default_age_rating", "notes"]},
         ),
+        admin_record.REASON_FIELDSET,
         ("Crawled (read-only)", {"fields": ["pubkey", "first_seen", *Server.CRAWLED_FIELDS]}),
     ]
     inlines = [ServerAddressInline, RoomInline]
+    action_form = admin_record.ReasonActionForm
     actions = ["hide_servers", "unhide_servers", "poll_now"]
 
     def has_add_permission(self, request):
@@ -323,12 +333,15 @@ class ServerAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Hide from the public", permissions=["change"])
     def hide_servers(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
-        self.message_user(request, f"Hid {moderation.set_flag(queryset, 'hidden', True)} servers.")
+        if reason := admin_record.chosen_reason(self, request):
+            count = moderation.set_flag(queryset, "hidden", True, reason)
+            self.message_user(request, f"Hid {count} servers.")
 
     @admin.action(description="Show to the public again", permissions=["change"])
     def unhide_servers(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
-        count = moderation.set_flag(queryset, "hidden", False)
-        self.message_user(request, f"Unhid {count} servers.")
+        if reason := admin_record.chosen_reason(self, request):
+            count = moderation.set_flag(queryset, "hidden", False, reason)
+            self.message_user(request, f"Unhid {count} servers.")
 
     @admin.action(description="Poll now", permissions=["change"])
     def poll_now(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
@@ -354,7 +367,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Listing)
-class ListingAdmin(SimpleHistoryAdmin):
+class ListingAdmin(admin_record.ListingReasonMixin, SimpleHistoryAdmin):
     list_display = ["slug", "name", "include_all", "rating_filter", "updated"]
     search_fields = ["slug", "name"]
     autocomplete_fields = ["rooms", "tags"]

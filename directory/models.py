@@ -808,3 +808,64 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.room}"
+
+
+class PublicChange(models.Model):
+    """One entry of the public record (/changes/): a change visitors can see, and why.
+
+    Written by directory/changes.py next to the history row of the same save, whose user is the
+    moderator. The public page shows neither the moderator nor the private note.
+    """
+
+    class Action(models.TextChoices):
+        DELISTED = "delisted", "De-listed"
+        RELISTED = "relisted", "Re-listed"
+        RATED_ADULT = "rated_adult", "Rated adult (18+)"
+        RATED_SAFE = "rated_safe", "Rated safe for work"
+        UNRATED = "unrated", "Rating removed"
+        LISTING_ADDED = "listing_added", "Added to a listing"
+        LISTING_REMOVED = "listing_removed", "Removed from a listing"
+
+    class Reason(models.TextChoices):
+        ILLEGAL = "illegal", "Illegal content"
+        SPAM = "spam", "Spam"
+        ABUSE = "abuse", "Abuse"
+        OPERATOR = "operator", "Operator's request"
+        DEAD = "dead", "Dead"
+        RATING = "rating", "Wrong rating"
+        OTHER = "other", "Other (see the text)"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # The subject: a room (with its server) or a server alone. The identity and name are copied
+    # so that the entry outlives the objects.
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.SET_NULL, related_name="public_changes"
+    )
+    server = models.ForeignKey(
+        Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="public_changes"
+    )
+    server_pubkey = models.CharField(max_length=64)
+    server_url = models.CharField(max_length=300, blank=True)
+    room_token = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=200, blank=True, help_text="The room's name then.")
+    listing = models.ForeignKey(Listing, null=True, blank=True, on_delete=models.SET_NULL)
+    listing_name = models.CharField(max_length=100, blank=True)
+    # Blank when no reason was given (a change made outside the admin, which always asks).
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    reason_text = models.CharField(max_length=500, blank=True, help_text="Shown publicly.")
+    private_note = models.TextField(blank=True, help_text="For moderators only; never shown.")
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The history row of the same save (of the room, the server, or the listing).
+    history_id = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = "public record entry"
+        verbose_name_plural = "public record"
+
+    def __str__(self) -> str:
+        subject = self.room_token or self.server_url or self.server_pubkey[:8]
+        return f"{self.get_action_display()}: {subject}"

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from directory import changes
 from directory.lib.joinlinks import parse_join_link
 from directory.models import AgeRating, Room, RoomTag, Server, Submission, Tag
 from directory.servers import attach_address
@@ -20,27 +21,35 @@ if TYPE_CHECKING:
 
 
 @transaction.atomic
-def set_age_rating(rooms: QuerySet[Room], rating: str) -> int:
+def set_age_rating(
+    rooms: QuerySet[Room], rating: str, reason: changes.PublicReason | None = None
+) -> int:
+    """Rate rooms (a public change, recorded with the reason where the rating changes)."""
     if rating not in AgeRating.values:
         raise ValueError(f"Unknown age rating {rating!r}.")
     now = timezone.now()
     count = 0
     for room in rooms.select_for_update(of=("self",)):
+        changed = ["age_rating"] if room.age_rating != rating else []
         room.age_rating = rating
         room.rating_verified_at = now
-        room.save(update_fields=["age_rating", "rating_verified_at"])
+        fields = ["age_rating", "rating_verified_at"]
+        changes.save_with_reason(room, changed, reason, update_fields=fields)
         count += 1
     return count
 
 
 @transaction.atomic
-def set_flag(objects: QuerySet[Model], field: str, value: bool) -> int:
-    """Set a curated boolean (hidden, pinned) on each object, through save() for the history."""
+def set_flag(
+    objects: QuerySet[Model], field: str, value: bool, reason: changes.PublicReason | None = None
+) -> int:
+    """Set a curated boolean (hidden, pinned) on each object, through save() for the history;
+    hiding and un-hiding are public changes, recorded with the reason (directory/changes.py)."""
     count = 0
     for obj in objects.select_for_update(of=("self",)):
         if getattr(obj, field) != value:
             setattr(obj, field, value)
-            obj.save(update_fields=[field])
+            changes.save_with_reason(obj, [field], reason, update_fields=[field])
         count += 1
     return count
 
@@ -74,11 +83,14 @@ def _list_room(submission: Submission) -> Room:
     room = Room.objects.filter(server=server, token_key=link.token_key).first()
     if room is None:
         room = Room(server=server, token=link.token, name=link.token)
+    relisted = room.pk is not None and room.hidden
     room.hidden = False
     room.last_seen = max(room.last_seen, timezone.now()) if room.pk else timezone.now()
     if submission.suggested_language and not room.language:
         room.language = submission.suggested_language
     room.save()
+    if relisted:  # a de-listed room, submitted again and approved: in the public record
+        changes.record(room, ["hidden"], changes.SUBMISSION_APPROVED)
     for word in submission.suggested_tags.split():
         tag, _ = Tag.objects.get_or_create(slug=word[:64], defaults={"label": word[:64]})
         RoomTag.objects.get_or_create(room=room, tag=tag, origin=Tag.Kind.MAINTAINER)

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from directory import views
+from directory import changes, views
 from directory.feeds import new_communities_feed
 from directory.ops import health, metrics
 from directory.sitemaps import sitemap_xml
@@ -25,6 +25,8 @@ urlpatterns = [
     path("join/", TemplateView.as_view(template_name="directory/join.html"), name="join_help"),
     path("about/", TemplateView.as_view(template_name="directory/about.html"), name="about"),
     path("feed/new.atom", new_communities_feed, name="feed_new"),
+    path("changes/", changes.changes_page, name="changes"),
+    path("feed/changes.atom", changes.ChangesFeed(), name="feed_changes"),
     path("sitemap.xml", sitemap_xml, name="django.contrib.sitemaps.views.sitemap"),
     path("robots.txt", views.robots_txt, name="robots_txt"),
     # Also answered by middleware ahead of the host check (directory/ops/health.py, metrics.py).

@@ -8,6 +8,8 @@ from django.urls import reverse
 from directory.models import AgeRating, Listing, Room, RoomTag, Server, Tag
 
 CHANGELIST = "admin:directory_room_changelist"
+# Hiding, un-hiding and rating are public changes: the admin asks for a public reason.
+REASON = {"public_reason": "spam"}
 
 
 def _act(client, action: str, rooms, **extra):
@@ -22,7 +24,7 @@ def some_rooms(imported):
 
 def test_moderator_sets_age_rating_in_bulk(client, moderator, some_rooms):
     client.force_login(moderator)
-    response = _act(client, "set_age_rating", some_rooms, age_rating=AgeRating.NSFW)
+    response = _act(client, "set_age_rating", some_rooms, age_rating=AgeRating.NSFW, **REASON)
     assert response.status_code == 302
     rated = Room.objects.filter(pk__in=[room.pk for room in some_rooms])
     assert set(rated.values_list("age_rating", flat=True)) == {AgeRating.NSFW}
@@ -50,31 +52,31 @@ def test_moderator_adds_and_removes_a_tag(client, moderator, some_rooms):
 )
 def test_moderator_hides_and_pins(client, moderator, some_rooms, action, field, value):
     client.force_login(moderator)
-    _act(client, action, some_rooms)
+    _act(client, action, some_rooms, **REASON)
     assert {
         getattr(room, field) for room in Room.objects.filter(pk__in=[r.pk for r in some_rooms])
     } == {value}
     undo = {"hide_rooms": "unhide_rooms", "pin_rooms": "unpin_rooms"}[action]
-    _act(client, undo, some_rooms)
+    _act(client, undo, some_rooms, **REASON)
     assert not Room.objects.filter(**{field: value}).exists()
 
 
 def test_hidden_rooms_leave_the_public_list(client, moderator, some_rooms):
     client.force_login(moderator)
     before = Room.objects.public().count()
-    _act(client, "hide_rooms", some_rooms)
+    _act(client, "hide_rooms", some_rooms, **REASON)
     assert Room.objects.public().count() == before - 3
 
 
 def test_non_staff_user_cannot_run_bulk_actions(client, visitor, some_rooms):
     client.force_login(visitor)
-    response = _act(client, "set_age_rating", some_rooms, age_rating=AgeRating.NSFW)
+    response = _act(client, "set_age_rating", some_rooms, age_rating=AgeRating.NSFW, **REASON)
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert not Room.objects.filter(age_rating=AgeRating.NSFW).exists()
 
 
 def test_anonymous_visitor_cannot_run_bulk_actions(client, some_rooms):
-    _act(client, "hide_rooms", some_rooms)
+    _act(client, "hide_rooms", some_rooms, **REASON)
     assert not Room.objects.filter(hidden=True).exists()
 
 
@@ -82,7 +84,7 @@ def test_staff_without_the_moderators_group_is_refused(client, visitor, some_roo
     visitor.is_staff = True
     visitor.save()
     client.force_login(visitor)
-    response = _act(client, "hide_rooms", some_rooms)
+    response = _act(client, "hide_rooms", some_rooms, **REASON)
     assert response.status_code == 403
     assert not Room.objects.filter(hidden=True).exists()
 
@@ -92,14 +94,14 @@ def test_bulk_actions_are_csrf_protected(moderator, some_rooms):
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(moderator)
-    response = _act(client, "hide_rooms", some_rooms)
+    response = _act(client, "hide_rooms", some_rooms, **REASON)
     assert response.status_code == 403
     assert not Room.objects.filter(hidden=True).exists()
 
 
 def test_audit_history_records_who_changed_a_rating(client, moderator, some_rooms):
     client.force_login(moderator)
-    _act(client, "set_age_rating", some_rooms[:1], age_rating=AgeRating.SFW)
+    _act(client, "set_age_rating", some_rooms[:1], age_rating=AgeRating.SFW, **REASON)
     record = some_rooms[0].history.first()
     assert record.history_user == moderator
     assert record.age_rating == AgeRating.SFW
@@ -123,6 +125,7 @@ def test_editing_a_room_in_the_form_records_history_and_verification(client, mod
         "rating_verified_at_1": "",
         "room_tags-TOTAL_FORMS": 0,
         "room_tags-INITIAL_FORMS": 0,
+        "public_reason": "rating",
     }
     response = client.post(url, form)
     assert response.status_code == 302, response.content[:2000]

@@ -31,8 +31,16 @@ def test_poll_now_enqueues_one_poll_per_server(client, moderator, sent):
     assert sorted(sent) == sorted(("crawler.poll_server", [server.pk]) for server in servers)
 
 
-def test_fetch_now_enqueues_the_chosen_sources(client, moderator, sent):
+def test_fetch_now_enqueues_the_chosen_sources(client, admin_user, sent):
+    # Sources are the operators' (superusers'): the moderators role does not reach them.
     source = Source.objects.create(name="list", url="https://example.org/list", kind="html")
-    client.force_login(moderator)
+    client.force_login(admin_user)
     _act(client, "source", "fetch_now", [source.pk])
     assert sent == [("crawler.fetch_sources", [[source.pk]])]
+
+
+def test_moderators_cannot_fetch_sources(client, moderator, sent):
+    source = Source.objects.create(name="list", url="https://example.org/list", kind="html")
+    client.force_login(moderator)
+    assert _act(client, "source", "fetch_now", [source.pk]).status_code == 403
+    assert sent == []
