@@ -429,6 +429,11 @@ def parse_v4_request(plaintext: bytes) -> V4Request:
     parts = _bencoded_parts(plaintext)
     meta = _load_json_object(parts[0], MalformedPayload, "v4 request metadata")
     method, endpoint = meta.get("method"), meta.get("endpoint")
+    # Any case, as pysogs takes it: its subrequest passes the method on as sent (pysogs
+    # `sogs/routes/subrequest.py`) and Werkzeug upper-cases it. ASCII only: str.upper() would
+    # also turn "po\u017ft" (with a long s) into "POST".
+    if isinstance(method, str) and method.isascii():
+        method = method.upper()
     if not isinstance(method, str) or method not in V4_METHODS:
         raise MalformedPayload(f"unsupported method {method!r}")
     # printable() also rules out CR/LF and lone surrogates, which must never reach routing.
@@ -482,13 +487,31 @@ def _headers(value: object, *, lower: bool) -> dict[str, str]:
         raise MalformedPayload("headers must be a JSON object")
     headers: dict[str, str] = {}
     for name, raw in value.items():
-        # pysogs's own test client sends X-SOGS-Timestamp as a JSON number (protocol.md §7).
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            raw = str(raw)
-        if not _HEADER_NAME.fullmatch(name) or not isinstance(raw, str) or not raw.isprintable():
-            raise MalformedPayload(f"bad header {name[:40]!r}")
-        headers[name.lower() if lower else name] = raw
+        if not _HEADER_NAME.fullmatch(name):
+            raise MalformedPayload(f"bad header name {name[:40]!r}")
+        text = _header_text(raw)
+        if text is None:
+            continue
+        if not text.isprintable():
+            raise MalformedPayload(f"bad value of header {name[:40]!r}")
+        headers[name.lower() if lower else name] = text
     return headers
+
+
+def _header_text(value: object) -> str | None:
+    """A v4 header value as HTTP text: strings as they are, JSON booleans and numbers as their
+    JSON text, None for JSON null (no value: the header is left out).
+
+    Android sends any header whose value reads as a boolean or an integer as that JSON value
+    (`getHeadersForOnionRequest`, session-android `snode/utilities/OKHTTPUtilities.kt`), e.g.
+    X-SOGS-Timestamp as a number; the JSON text ("true", "1700000000") is the string it came
+    from, and what pysogs's handlers parse. Objects and arrays have no such text: refused.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)  # not str(): str(True) is "True", JSON's text is "true"
+    raise MalformedPayload(f"header value is a JSON {type(value).__name__}")
 
 
 # --- v3 (legacy) payloads ---------------------------------------------------------------
