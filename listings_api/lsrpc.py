@@ -64,6 +64,11 @@ PROXY_HEADERS = frozenset(
         "HTTP_X_REAL_IP",
     }
 )
+# Inner headers the view never sees. The body length is the body part's (pysogs
+# `sogs/routes/subrequest.py`). No compression either, whatever the client accepts: Desktop
+# JSON.parses an inner body as it is whenever its content-type is JSON, never reading its
+# content-encoding (`ts/session/onions/onionv4.ts` `decodeV4Response`).
+INNER_IGNORED_HEADERS = frozenset({"HTTP_CONTENT_LENGTH", "HTTP_ACCEPT_ENCODING"})
 _resolver = URLResolver(RegexPattern(r"^/"), json_urlpatterns)
 
 
@@ -223,8 +228,9 @@ def _forget_replies(**kwargs: object) -> None:
     _replies.clear()  # an answer may depend on any setting (base URL, cache lifetimes...)
 
 
-# The inner headers a listing's answer depends on (encoding, validators, negotiation).
-REPLY_HEADERS = ("accept", "accept-encoding", "if-none-match", "if-modified-since")
+# The inner headers a listing's answer depends on (validators, negotiation); never
+# Accept-Encoding, which the inner request does not get (see INNER_IGNORED_HEADERS).
+REPLY_HEADERS = ("accept", "if-none-match", "if-modified-since")
 
 
 def _reply_key(outer: HttpRequest, inner: V4Request) -> tuple | None:
@@ -281,7 +287,7 @@ def inner_request(outer: HttpRequest, inner: V4Request) -> WSGIRequest:
         key = "HTTP_" + name.upper().replace("-", "_")
         if key == "HTTP_CONTENT_TYPE":
             environ["CONTENT_TYPE"] = value
-        elif key not in PROXY_HEADERS and key != "HTTP_CONTENT_LENGTH":
+        elif key not in PROXY_HEADERS and key not in INNER_IGNORED_HEADERS:
             environ[key] = value
     body = inner.body or b""
     environ.update(
