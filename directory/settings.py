@@ -407,6 +407,10 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Probes and scrapers speak plain HTTP to the process itself, behind the TLS proxy.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Storage servers relay onion requests over plain HTTP when the client asks, follow no redirect
+# and hand a 301 back, which the client counts against its own path (oxenss
+# `rpc/request_handler.cpp`); pysogs serves the endpoint over HTTP too. Its body is encrypted.
+SECURE_REDIRECT_EXEMPT += [r"^oxen/v4/lsrpc$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)

@@ -1,10 +1,12 @@
-"""`POST /oxen/v4/lsrpc`: Session onion requests (v4) to the listing endpoints (protocol.md §4).
+"""`POST /oxen/v4/lsrpc`: Session onion requests (v4) to the listing endpoints, as pysogs
+answers them (`sogs/routes/onion_request.py`).
 
 The outer body is decrypted with the provider's key (`keys.py`); the inner request is dispatched
 to the JSON endpoints of `api_urls.py` only, by calling their views on a request built from
 the inner method, path, query and headers; the reply is the bencoded `[{code, headers}, body]`,
-encrypted with the same scheme and a fresh nonce, sent with HTTP 200. An envelope we cannot open
-gets a plain-text 400 (413 when over the size cap, checked before any decryption).
+encrypted with the same scheme and a fresh nonce, sent with HTTP 200. Everything refused before
+decryption (not a POST, over the size cap, an envelope we cannot open) gets a plain-text 400,
+the only other outer status; everything after, throttling included, is an inner status.
 """
 
 from __future__ import annotations
@@ -23,14 +25,12 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
-    JsonResponse,
     StreamingHttpResponse,
 )
 from django.urls import Resolver404, URLResolver
 from django.urls.resolvers import RegexPattern
 from django.utils.encoding import iri_to_uri
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from rest_framework.throttling import SimpleRateThrottle
 
 from directory.freshness import data_version
@@ -64,6 +64,11 @@ PROXY_HEADERS = frozenset(
         "HTTP_X_REAL_IP",
     }
 )
+# Inner headers the view never sees. The body length is the body part's (pysogs
+# `sogs/routes/subrequest.py`). No compression either, whatever the client accepts: Desktop
+# JSON.parses an inner body as it is whenever its content-type is JSON, never reading its
+# content-encoding (`ts/session/onions/onionv4.ts` `decodeV4Response`).
+INNER_IGNORED_HEADERS = frozenset({"HTTP_CONTENT_LENGTH", "HTTP_ACCEPT_ENCODING"})
 _resolver = URLResolver(RegexPattern(r"^/"), json_urlpatterns)
 
 
@@ -79,51 +84,77 @@ class OnionThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-def _plain(status: int, text: str) -> HttpResponse:
-    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+def _refused(outcome: str, reason: str) -> HttpResponse:
+    """The outer 400 of a request refused before decryption, with a short plain-text reason.
+
+    Outer 400 and nothing else: a storage server hands our status back to the client (oxenss
+    `rpc/request_handler.cpp`, `process_onion_req` to a server), and clients take any outer
+    status but 200, 400 and 404 for a fault of their own path, which they then drop and retry
+    (Desktop `ts/session/apis/snode_api/onions.ts` `processAnyOtherErrorOnPath`, Android
+    `OnionRequestAPI.kt` `sendOnionRequest`). pysogs refuses with 400 alone too
+    (`sogs/routes/onion_request.py`).
+    """
+    ONION_REQUESTS.labels(outcome).inc()
+    return HttpResponse(reason, status=400, content_type="text/plain; charset=utf-8")
 
 
 @csrf_exempt
-@require_POST
 def onion_request(request: HttpRequest) -> HttpResponseBase:
-    throttled = _throttled(request)
-    if throttled is not None:
-        ONION_REQUESTS.labels("throttled").inc()
-        return throttled
+    try:
+        return _answer(request)
+    except Exception:
+        # Our fault (e.g. an unreadable key file), not the path's: still no outer 5xx, which
+        # the client would blame on its path (see `_refused`).
+        log.exception("Onion request failed before its reply")
+        return _refused("error", "Onion request failed.")
+
+
+def _answer(request: HttpRequest) -> HttpResponseBase:
+    if request.method != "POST":
+        # Storage servers always POST (oxenss `rpc/request_handler.cpp`, cpr::PostCallback).
+        return _refused("bad_method", "Onion requests are POST requests.")
+    # Counted before decryption, so garbage counts too; the verdict is given inside the reply.
+    throttled = _throttled_reply(request)
     body = _read_capped(request, settings.LP_ONION_MAX_BYTES)
     if body is None:
-        ONION_REQUESTS.labels("too_large").inc()
-        return _plain(413, "Onion request body is too large.")
+        return _refused("too_large", "Onion request body is too large.")
     try:
         opened = open_request(body, provider_privkey(), max_size=settings.LP_ONION_MAX_BYTES)
     except EnvelopeTooLarge:
-        ONION_REQUESTS.labels("too_large").inc()
-        return _plain(413, "Onion request body is too large.")
+        return _refused("too_large", "Onion request body is too large.")
     except OnionError as exc:
-        ONION_REQUESTS.labels("bad_envelope").inc()
-        return _plain(400, f"Invalid onion request: {type(exc).__name__}.")
-    reply = opened.encrypt_reply_stream(handle_payload(request, opened.payload))
+        return _refused("bad_envelope", f"Invalid onion request: {type(exc).__name__}.")
+    if throttled is not None:
+        ONION_REQUESTS.labels("throttled").inc()
+        parts = throttled
+    else:
+        ONION_REQUESTS.labels("ok").inc()
+        parts = handle_payload(request, opened.payload)
+    reply = opened.encrypt_reply_stream(parts)
     # AES-GCM replies stream as they are encrypted (a reply of megabytes is sent while the rest
     # is encrypted); XChaCha20 ones are one chunk, libsodium's AEAD being one-shot.
     response = StreamingHttpResponse(reply.chunks, content_type="application/octet-stream")
     response._csp_exempt = True  # ciphertext, not a document: no policy to build
     response["Content-Length"] = str(reply.length)
-    ONION_REQUESTS.labels("ok").inc()
     return response
 
 
-def _throttled(request: HttpRequest) -> HttpResponse | None:
-    """A JSON 429 when this address is over LP_ONION_THROTTLE_RATE, else None."""
+def _throttled_reply(request: HttpRequest) -> list[bytes] | None:
+    """The inner JSON 429 when this address is over LP_ONION_THROTTLE_RATE, else None.
+
+    Inside the encrypted reply, not as the outer status (see `_refused`): Desktop and Android
+    read an inner 429 as the destination's answer and retry a few times at most (Desktop
+    `ts/session/onions/onionSend.ts`, Android `OnionRequestAPI.kt` `handleResponse`).
+    """
     throttle = OnionThrottle()
     if throttle.allow_request(request, None):
         return None
-    response = JsonResponse(
-        {"detail": "Too many onion requests from this address; retry later."}, status=429
-    )
+    headers = dict(JSON_HEADERS)
     wait = throttle.wait()
     if wait is not None:
-        response["Retry-After"] = str(max(1, round(wait)))
-    return response
+        headers["retry-after"] = str(max(1, round(wait)))
+    detail = {"detail": "Too many onion requests from this address; retry later."}
+    return v4_response_parts(429, headers, encode_json(detail))
 
 
 def _read_capped(request: HttpRequest, cap: int) -> bytes | None:
@@ -143,8 +174,9 @@ def handle_payload(outer: HttpRequest, payload: bytes) -> list[bytes]:
     status."""
     try:
         inner = parse_v4_request(payload)
-    except MalformedPayload:
-        # pysogs's wording and status (protocol.md §4.4), inside the encrypted reply.
+    except MalformedPayload as exc:
+        log.debug("Invalid v4 onion request: %s", exc)
+        # pysogs's wording and status (`handle_v4_onionreq_plaintext`), inside the reply.
         return v4_response_parts(
             400, {"content-type": "text/plain; charset=utf-8"}, b"Invalid v4 onion request"
         )
@@ -196,8 +228,9 @@ def _forget_replies(**kwargs: object) -> None:
     _replies.clear()  # an answer may depend on any setting (base URL, cache lifetimes...)
 
 
-# The inner headers a listing's answer depends on (encoding, validators, negotiation).
-REPLY_HEADERS = ("accept", "accept-encoding", "if-none-match", "if-modified-since")
+# The inner headers a listing's answer depends on (validators, negotiation); never
+# Accept-Encoding, which the inner request does not get (see INNER_IGNORED_HEADERS).
+REPLY_HEADERS = ("accept", "if-none-match", "if-modified-since")
 
 
 def _reply_key(outer: HttpRequest, inner: V4Request) -> tuple | None:
@@ -254,7 +287,7 @@ def inner_request(outer: HttpRequest, inner: V4Request) -> WSGIRequest:
         key = "HTTP_" + name.upper().replace("-", "_")
         if key == "HTTP_CONTENT_TYPE":
             environ["CONTENT_TYPE"] = value
-        elif key not in PROXY_HEADERS and key != "HTTP_CONTENT_LENGTH":
+        elif key not in PROXY_HEADERS and key not in INNER_IGNORED_HEADERS:
             environ[key] = value
     body = inner.body or b""
     environ.update(

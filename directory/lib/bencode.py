@@ -1,4 +1,5 @@
-"""Strict, bounded bencode, the framing of v4 onion-request payloads (protocol.md §4.4-4.5).
+"""Strict, bounded bencode, the framing of v4 onion-request payloads (pysogs
+`sogs/routes/onion_request.py`, `handle_v4_onionreq_plaintext`).
 
 Only the canonical form is accepted (no leading zeros, sorted unique dict keys, no trailing
 bytes), and every failure, including hostile nesting or lengths, raises `BencodeError`.

@@ -1,4 +1,5 @@
-"""Session onion requests as the final server (and a direct client) sees them: protocol.md §4.
+"""Session onion requests as the final server (and a direct client) sees them, as pysogs
+(`sogs/routes/onion_request.py`) and libsession-util (`src/onionreq/`) implement them.
 
 Pure functions of bytes: no Django, no network. The server side opens an outer body
 (`[u32 N][blob][json]`), decrypts the blob and encrypts the reply with the same key; the
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from directory.lib import bencode
 
-# The cap shared by rust-sogs, storage servers and pysogs guidance (protocol.md §4.2).
+# The largest body a storage server takes (oxenss `server/https.h` MAX_REQUEST_BODY_SIZE).
 MAX_ENVELOPE_SIZE = 10 * 1024 * 1024
 KEY_SIZE = 32
 TAG_SIZE = 16
@@ -72,7 +73,8 @@ class InvalidPubkey(OnionError):
 
 
 class EncType(enum.Enum):
-    """Symmetric scheme of one onion request; the reply uses the same one (§4.3)."""
+    """Symmetric scheme of one onion request; the reply uses the same one (libsession-util
+    `src/onionreq/parser.cpp` `encrypt_reply`)."""
 
     AES_GCM = "aes-gcm"
     XCHACHA20 = "xchacha20"
@@ -189,7 +191,8 @@ class Channel:
     def derive(
         cls, enc_type: EncType, shared_secret: bytes, client_pubkey: bytes, server_pubkey: bytes
     ) -> Channel:
-        """Derive K as §4.3 says; the client key comes first in both directions."""
+        """Derive K as libsession-util `src/onionreq/hop_encryption.cpp` does; the client key
+        comes first in both directions."""
         if enc_type is EncType.AES_GCM:
             key = hmac.digest(_AES_GCM_SALT, shared_secret, "sha256")
         else:
@@ -364,7 +367,8 @@ def build_request(
 ) -> tuple[bytes, ClientSession]:
     """Encrypt `payload` to the server; returns the outer body and the session for the reply.
 
-    AES-GCM is the default because it is the one scheme every server speaks (§4.3).
+    AES-GCM is the default because it is the one scheme every server speaks (a missing
+    enc_type means AES-GCM: oxenss `rpc/onion_processing.cpp`).
     `metadata` adds outer JSON keys (host, target, ...) for realism; servers ignore them.
     """
     server_key = parse_pubkey(server_pubkey)
@@ -416,7 +420,8 @@ def build_v4_request(
     headers: Mapping[str, str] | None = None,
     body: bytes | None = None,
 ) -> bytes:
-    """`l<meta json>[<body>]e` (§4.4); pass a body only for POST and PUT."""
+    """`l<meta json>[<body>]e` (pysogs `handle_v4_onionreq_plaintext`); pass a body only for
+    POST and PUT."""
     meta = {"method": method, "endpoint": endpoint, "headers": dict(headers or {})}
     parts = [json.dumps(meta, separators=(",", ":")).encode()]
     if body is not None:
@@ -429,18 +434,24 @@ def parse_v4_request(plaintext: bytes) -> V4Request:
     parts = _bencoded_parts(plaintext)
     meta = _load_json_object(parts[0], MalformedPayload, "v4 request metadata")
     method, endpoint = meta.get("method"), meta.get("endpoint")
+    # Any case, as pysogs takes it: its subrequest passes the method on as sent (pysogs
+    # `sogs/routes/subrequest.py`) and Werkzeug upper-cases it. ASCII only: str.upper() would
+    # also turn "po\u017ft" (with a long s) into "POST".
+    if isinstance(method, str) and method.isascii():
+        method = method.upper()
     if not isinstance(method, str) or method not in V4_METHODS:
         raise MalformedPayload(f"unsupported method {method!r}")
     # printable() also rules out CR/LF and lone surrogates, which must never reach routing.
     if not isinstance(endpoint, str) or not endpoint.startswith("/") or not endpoint.isprintable():
         raise MalformedPayload("endpoint must be a printable string starting with '/'")
-    # pysogs treats a missing `headers` as empty, and real clients omit it (§4.4).
+    # pysogs treats a missing `headers` as empty (`meta.get('headers', {})`).
     headers = _headers(meta.get("headers", {}), lower=False)
     return V4Request(method, endpoint, headers, parts[1] if len(parts) == 2 else None)
 
 
 def build_v4_response(status: int, headers: Mapping[str, str], body: bytes) -> bytes:
-    """`l<{"code","headers"}><body>e` (§4.5): names lower-cased, content-length dropped."""
+    """`l<{"code","headers"}><body>e`, names lower-cased and content-length dropped, as pysogs
+    answers (`sogs/routes/subrequest.py`)."""
     lowered = {name.lower(): value for name, value in headers.items()}
     lowered.pop("content-length", None)
     meta = json.dumps({"code": status, "headers": lowered}, separators=(",", ":")).encode()
@@ -482,13 +493,31 @@ def _headers(value: object, *, lower: bool) -> dict[str, str]:
         raise MalformedPayload("headers must be a JSON object")
     headers: dict[str, str] = {}
     for name, raw in value.items():
-        # pysogs's own test client sends X-SOGS-Timestamp as a JSON number (protocol.md §7).
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            raw = str(raw)
-        if not _HEADER_NAME.fullmatch(name) or not isinstance(raw, str) or not raw.isprintable():
-            raise MalformedPayload(f"bad header {name[:40]!r}")
-        headers[name.lower() if lower else name] = raw
+        if not _HEADER_NAME.fullmatch(name):
+            raise MalformedPayload(f"bad header name {name[:40]!r}")
+        text = _header_text(raw)
+        if text is None:
+            continue
+        if not text.isprintable():
+            raise MalformedPayload(f"bad value of header {name[:40]!r}")
+        headers[name.lower() if lower else name] = text
     return headers
+
+
+def _header_text(value: object) -> str | None:
+    """A v4 header value as HTTP text: strings as they are, JSON booleans and numbers as their
+    JSON text, None for JSON null (no value: the header is left out).
+
+    Android sends any header whose value reads as a boolean or an integer as that JSON value
+    (`getHeadersForOnionRequest`, session-android `snode/utilities/OKHTTPUtilities.kt`), e.g.
+    X-SOGS-Timestamp as a number; the JSON text ("true", "1700000000") is the string it came
+    from, and what pysogs's handlers parse. Objects and arrays have no such text: refused.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)  # not str(): str(True) is "True", JSON's text is "true"
+    raise MalformedPayload(f"header value is a JSON {type(value).__name__}")
 
 
 # --- v3 (legacy) payloads ---------------------------------------------------------------
@@ -509,7 +538,8 @@ def build_v3_request(
     body: str = "",
     headers: Mapping[str, str] | None = None,
 ) -> bytes:
-    """The v3 JSON (§4.6, §3.2); all four keys are always present because rust-sogs needs them.
+    """The v3 JSON (pysogs `handle_v3_onionreq_plaintext`), all four keys always present, as
+    Android sends it (`OnionRequestAPI.kt` `generatePayload`).
 
     An endpoint without a leading '/' is a legacy one (`rooms`, `rooms/<id>/image`).
     """

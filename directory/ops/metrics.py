@@ -63,8 +63,8 @@ HTTP_SERVER_ERRORS = Counter(
 )
 ONION_REQUESTS = Counter(
     "directory_onion_requests",
-    "POST /oxen/v4/lsrpc by outcome: ok (an encrypted reply), bad_envelope (400), "
-    "too_large (413), throttled (429).",
+    "POST /oxen/v4/lsrpc by outcome: ok (an encrypted reply), throttled (an encrypted 429), "
+    "and the outer 400s: bad_envelope, too_large, bad_method, error.",
     ["outcome"],
 )
 

@@ -1,9 +1,13 @@
-"""A Session-style onion client written from protocol.md §4 alone, independent of
-`directory.lib.onion`, so the endpoint is checked against the spec rather than against itself.
+"""A Session-style onion client written from the upstream code alone, independent of
+`directory.lib.onion`, so the endpoint is checked against Session's clients rather than against
+itself: the envelope and keys of libsession-util (`src/onionreq/builder.cpp`,
+`src/onionreq/hop_encryption.cpp`), the v4 framing of pysogs (`sogs/routes/onion_request.py`).
 
     client = OnionClient(server_pubkey_hex, enc_type="xchacha20")
     body = client.request("GET", "/listings")     # the outer body to POST to /oxen/v4/lsrpc
     code, headers, inner_body = client.read_reply(reply_bytes)
+    # A given client's exact shapes: its inner JSON, its outer JSON (with our ephemeral key).
+    body = client.envelope(v4_payload({"method": "GET", ...}), outer={..., "ephemeral_key": ...})
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
 def bencode_strings(parts: list[bytes]) -> bytes:
-    """`l<len>:<bytes>...e`, hand-rolled as pysogs's tests do (§4.4)."""
+    """`l<len>:<bytes>...e`, hand-rolled as pysogs's tests do (`tests/test_onion_requests.py`)."""
     return b"l" + b"".join(str(len(part)).encode() + b":" + part for part in parts) + b"e"
 
 
 def bdecode_strings(data: bytes) -> list[bytes]:
-    """Consume `N:`-prefixed strings between a leading `l` and a trailing `e` (§4.7 step 7)."""
+    """Consume `N:`-prefixed strings between a leading `l` and a trailing `e`, as Desktop reads
+    a reply (`ts/session/onions/onionv4.ts` `decodeV4Response`)."""
     assert data[:1] == b"l" and data[-1:] == b"e", data[:20]
     parts, position = [], 1
     while position < len(data) - 1:
@@ -35,6 +40,13 @@ def bdecode_strings(data: bytes) -> list[bytes]:
     return parts
 
 
+def v4_payload(meta: dict, body: bytes | None = None) -> bytes:
+    """A v4 request: the metadata JSON (compact, keys in the caller's order, as the clients'
+    serialisers keep them), then the body part when there is one."""
+    parts = [json.dumps(meta, separators=(",", ":")).encode()]
+    return bencode_strings(parts if body is None else [*parts, body])
+
+
 class OnionClient:
     """One ephemeral key per client, a fresh nonce per request, like Session clients."""
 
@@ -42,7 +54,8 @@ class OnionClient:
         self, server_pubkey_hex: str, enc_type: str | None = "aes-gcm", secret: bytes | None = None
     ) -> None:
         self.server_pubkey = bytes.fromhex(server_pubkey_hex)
-        self.enc_type = enc_type  # None: leave enc_type out, which means AES-GCM (§4.2)
+        # None: leave enc_type out, which means AES-GCM (Desktop and Android send none).
+        self.enc_type = enc_type
         self.secret = secret or os.urandom(32)
         self.pubkey = nacl.bindings.crypto_scalarmult_base(self.secret)
         shared = nacl.bindings.crypto_scalarmult(self.secret, self.server_pubkey)
@@ -78,9 +91,13 @@ class OnionClient:
             blob[24:], None, blob[:24], self.key
         )
 
-    def envelope(self, payload: bytes) -> bytes:
-        """`[u32 LE N][blob][JSON]` with the service-node keys a real client also sends."""
+    def envelope(self, payload: bytes, outer: dict | None = None) -> bytes:
+        """`[u32 LE N][blob][JSON]`, the JSON being `outer` as given (compact, as every client
+        writes it; the caller puts `ephemeral_key` in) or else the keys a real client sends."""
         blob = self.encrypt(payload)
+        if outer is not None:
+            outer_json = json.dumps(outer, separators=(",", ":")).encode()
+            return struct.pack("<I", len(blob)) + blob + outer_json
         outer = {
             "host": "directory.example",
             "port": 443,
@@ -96,6 +113,10 @@ class OnionClient:
     def request(self, method: str, endpoint: str, headers: dict | None = None) -> bytes:
         meta = {"method": method, "endpoint": endpoint, "headers": headers or {}}
         return self.envelope(bencode_strings([json.dumps(meta).encode()]))
+
+    @property
+    def pubkey_hex(self) -> str:
+        return self.pubkey.hex()
 
     def read_reply(self, reply: bytes) -> tuple[int, dict[str, str], bytes]:
         parts = bdecode_strings(self.decrypt(reply))

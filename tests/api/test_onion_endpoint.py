@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from directory.lib.onion import build_v4_request
-from listings_api import keys
+from listings_api import keys, lsrpc
 from tests.api.conftest import PROVIDER_PRIVKEY, PROVIDER_PUBKEY_HEX
 from tests.api.onion_client import OnionClient, bencode_strings
 
@@ -142,15 +142,27 @@ def test_wrong_server_key_is_a_plain_400(db, post_onion):
     assert b"DecryptionFailed" in response.content
 
 
-def test_body_over_the_cap_is_refused_before_decryption(db, post_onion, settings):
+def test_body_over_the_cap_is_refused_before_decryption(db, post_onion, settings, monkeypatch):
+    """An outer 400, as pysogs refuses (`sogs/routes/onion_request.py`): a 413 would reach the
+    client through the storage server as a fault of its own path."""
     settings.LP_ONION_MAX_BYTES = 1000
+    monkeypatch.setattr(lsrpc, "open_request", None)  # never reached: no decryption at all
     onion = OnionClient(PROVIDER_PUBKEY_HEX)
     body = onion.envelope(build_v4_request("GET", "/listings", {"X-Pad": "p" * 2000}))
-    assert post_onion(body).status_code == 413
+    response = post_onion(body)
+    assert response.status_code == 400
+    assert response.content == b"Onion request body is too large."
 
 
-def test_get_is_not_allowed(client, db):
-    assert client.get("/oxen/v4/lsrpc").status_code == 405
+@pytest.mark.parametrize("method", ["get", "head", "put", "delete", "options", "patch"])
+def test_other_methods_than_post_are_a_plain_400(client, db, method):
+    """Storage servers only POST (oxenss `rpc/request_handler.cpp`); anything else is refused
+    with the one outer status of a refusal, as every other refusal."""
+    response = getattr(client, method)("/oxen/v4/lsrpc")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    if method != "head":
+        assert response.content == b"Onion requests are POST requests."
 
 
 def test_onion_endpoint_needs_no_csrf_token(db):
@@ -216,8 +228,17 @@ def test_a_key_file_of_the_wrong_size_is_a_configuration_error(db, settings, tmp
         keys.provider_privkey()
 
 
-def test_onion_requests_are_throttled_with_json(db, post_onion, settings):
+def test_onion_requests_are_throttled_with_an_encrypted_json_429(db, post_onion, settings):
+    """The 429 is inner, inside the encrypted reply; the outer status stays 200 (a storage
+    server passes an outer one back as a path failure: Desktop
+    `ts/session/apis/snode_api/onions.ts`, Android `OnionRequestAPI.kt`)."""
     settings.LP_ONION_THROTTLE_RATE = "2/min"
     onion = OnionClient(PROVIDER_PUBKEY_HEX)
-    statuses = [post_onion(onion.request("GET", "/listings")).status_code for _ in range(3)]
-    assert statuses == [200, 200, 429]
+    responses = [post_onion(onion.request("GET", "/listings")) for _ in range(3)]
+    assert [response.status_code for response in responses] == [200, 200, 200]
+    replies = [onion.read_reply(response.content) for response in responses]
+    assert [code for code, _, _ in replies] == [200, 200, 429]
+    _, headers, body = replies[2]
+    assert headers["content-type"] == "application/json"
+    assert 1 <= int(headers["retry-after"]) <= 60
+    assert json.loads(body) == {"detail": "Too many onion requests from this address; retry later."}

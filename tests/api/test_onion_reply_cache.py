@@ -3,8 +3,6 @@ data, of the request's headers or origin, or of a setting."""
 
 from __future__ import annotations
 
-import gzip
-
 import pytest
 
 from directory.freshness import DataVersion
@@ -45,16 +43,21 @@ def test_a_moderator_edit_is_in_the_very_next_reply(client, imported, post_onion
     assert after == client.get("/listing/all").content
 
 
-def test_each_encoding_and_validator_gets_its_own_reply(client, imported, post_onion, view_runs):
+def test_each_validator_gets_its_own_reply_and_every_encoding_the_plain_one(
+    client, imported, post_onion, view_runs
+):
+    """Inner replies are never compressed (Desktop JSON.parses the body as it is,
+    `ts/session/onions/onionv4.ts`), so Accept-Encoding is no part of a reply's key."""
     plain = onion_get(post_onion, "/listing/all")
+    assert client.get("/listing/all", HTTP_ACCEPT_ENCODING="gzip")["Content-Encoding"] == "gzip"
     zipped = onion_get(post_onion, "/listing/all", headers={"Accept-Encoding": "gzip"})
-    assert zipped[1]["content-encoding"] == "gzip"
-    assert gzip.decompress(zipped[2]) == plain[2]
+    assert "content-encoding" not in zipped[1]
+    assert zipped == plain
     etag = plain[1]["etag"]
     revalidated = onion_get(post_onion, "/listing/all", headers={"If-None-Match": etag})
     assert revalidated[0] == 304
     assert onion_get(post_onion, "/listing/all") == plain
-    assert len(view_runs) == 3
+    assert len(view_runs) == 2
 
 
 def test_another_host_gets_its_own_absolute_urls(imported, post_onion, view_runs, settings):

@@ -506,6 +506,31 @@ def test_v4_request_without_headers_and_with_int_header_values() -> None:
     assert request.headers == {"X-SOGS-Timestamp": "1700000000"}
 
 
+@pytest.mark.parametrize("method", ["get", "Get", "gET", "post", "Delete", "put"])
+def test_v4_method_in_any_case_is_upper_cased(method: str) -> None:
+    """pysogs passes the method on as sent (`sogs/routes/subrequest.py`) and Werkzeug, under
+    Flask, upper-cases it: a lower-case method works there, so it works here."""
+    request = onion.parse_v4_request(_v4({**OK_META, "method": method}))
+    assert request.method == method.upper()
+
+
+def test_android_json_boolean_and_number_header_values_become_their_json_text() -> None:
+    """session-android `snode/utilities/OKHTTPUtilities.kt` `getHeadersForOnionRequest` sends
+    any value reading "true"/"false" as a JSON boolean and any integer as a JSON number; the
+    JSON text is the string the value was. JSON null (no client sends one) is no value: the
+    header is left out."""
+    headers = {"X-SOGS-Timestamp": 1700000000, "X-Flag": True, "X-Off": False, "X-Ratio": 1.5}
+    request = onion.parse_v4_request(_v4({**OK_META, "headers": {**headers, "X-None": None}}))
+    assert request.headers == {
+        "X-SOGS-Timestamp": "1700000000",
+        "X-Flag": "true",
+        "X-Off": "false",
+        "X-Ratio": "1.5",
+    }
+    response = onion.parse_v4_response(_v4({"code": 200, "headers": {"X-Flag": True}}, b""))
+    assert response.headers == {"x-flag": "true"}
+
+
 def test_build_v4_request_round_trips_with_and_without_body() -> None:
     get = onion.build_v4_request("GET", "/capabilities")
     assert bencode.decode(get) == [b'{"method":"GET","endpoint":"/capabilities","headers":{}}']
@@ -542,15 +567,16 @@ OK_META = {"method": "GET", "endpoint": "/rooms", "headers": {}}
         _v4({**OK_META, "endpoint": "/rooms\r\nX-Evil: 1"}),
         _v4({**OK_META, "endpoint": "/\ud800"}),
         _v4({**OK_META, "method": "PATCH"}),
-        _v4({**OK_META, "method": "get"}),
+        _v4({**OK_META, "method": "po\u017ft"}),
         _v4({**OK_META, "method": ["GET"]}),
         _v4({"endpoint": "/rooms"}),
         _v4({**OK_META, "headers": [["a", "b"]]}),
         _v4({**OK_META, "headers": {"A": "b\nc"}}),
         _v4({**OK_META, "headers": {"A B": "c"}}),
         _v4({**OK_META, "headers": {"": "c"}}),
-        _v4({**OK_META, "headers": {"A": None}}),
-        _v4({**OK_META, "headers": {"A": True}}),
+        _v4({**OK_META, "headers": {"A": {"b": "c"}}}),
+        _v4({**OK_META, "headers": {"A": ["b"]}}),
+        _v4({**OK_META, "headers": {"A B": None}}),
     ],
 )
 def test_invalid_v4_requests_are_malformed_payloads(plaintext: bytes) -> None:
