@@ -372,7 +372,9 @@ class RoomQuerySet(models.QuerySet):
         return self.filter(ONLINE)
 
     def legacy(self) -> RoomQuerySet:
-        """Rooms of legacy servers (rust-sogs), which current Session clients cannot join."""
+        """Rooms of legacy servers (rust-sogs), which current Session clients cannot join:
+        Desktop asks for `/capabilities` first and gives up without them (session-desktop
+        `ts/session/apis/open_group_api/sogsv3/sogsV3RoomInfos.ts`)."""
         return self.filter(server__api_kind=Server.ApiKind.LEGACY)
 
     def modern(self) -> RoomQuerySet:

@@ -277,7 +277,8 @@ def _keys(entries: list[dict]) -> set[tuple[str, str]]:
 
 
 def test_legacy_rooms_are_left_out_unless_asked_for(client, imported):
-    """Session Desktop fetches `/capabilities` before joining and gives up without it; a legacy
+    """Session Desktop fetches `/capabilities` before joining and gives up without it
+    (session-desktop `ts/session/apis/open_group_api/sogsv3/sogsV3RoomInfos.ts`); a legacy
     server (pysogs `sogs/routes/legacy.py` emulates one) has none, so its rooms are listed only
     with `include=legacy`, marked `server_api` `legacy`, their `member_count` apart."""
     room = Room.objects.select_related("server").get(token="ai")

@@ -42,7 +42,8 @@ def test_legacy_server_under_another_key_is_not_listed(config, legacy_sogs, page
 
 
 def test_legacy_rooms_are_listed_only_when_asked_for(config, legacy_sogs, sogs, page, client):
-    """Session Desktop fetches `/capabilities` before it joins and gives up without it; a legacy
+    """Session Desktop fetches `/capabilities` before it joins and gives up without it
+    (session-desktop `ts/session/apis/open_group_api/sogsv3/sogsV3RoomInfos.ts`); a legacy
     server has none (pysogs `sogs/routes/legacy.py`: `rooms` gives `id` and `name`,
     `member_count` counts token holders), so its rooms need `include=legacy`."""
     legacy = legacy_sogs([{"id": "main", "name": "Main room"}], member_counts={"main": 42})

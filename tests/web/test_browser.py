@@ -215,9 +215,10 @@ def test_submit_form_leads_to_the_status_page(open_page, sent_tasks):
 
 
 def test_a_hostile_room_name_cannot_reorder_the_page_around_it(open_page):
-    """A bidi override (U+202E) and right-to-left letters at the end of a name: the override is
-    never rendered, and the name, in its own `<bdi>`, cannot pull the 18+ badge beside it to
-    its left (unisolated, the Unicode bidi algorithm would show "evil 18+ שלום")."""
+    """pysogs takes any name an admin sets but characters below U+0020 (`update_room`,
+    `sogs/routes/rooms.py`), so a bidi override (U+202E) and right-to-left letters can end one:
+    the override is never rendered, and the name, in its own `<bdi>`, cannot pull the 18+ badge
+    beside it to its left (unisolated, the Unicode bidi algorithm would show "evil 18+ שלום")."""
     from django.utils import timezone
 
     name = "evil \u202e\u05e9\u05dc\u05d5\u05dd"

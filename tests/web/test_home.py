@@ -209,7 +209,8 @@ def _make_legacy(room: Room) -> None:
 
 def test_legacy_rooms_are_left_out_by_default_like_adult_rooms(client, imported, many_per_page):
     """Session Desktop fetches `/capabilities` before joining a Community and gives up without
-    it; a legacy server (pysogs emulates one in `sogs/routes/legacy.py`) has none."""
+    them (session-desktop `ts/session/apis/open_group_api/sogsv3/sogsV3RoomInfos.ts`); a legacy
+    server (pysogs emulates one in `sogs/routes/legacy.py`) has none."""
     room = Room.objects.get(token="ai")
     _make_legacy(room)
     page = get(client)

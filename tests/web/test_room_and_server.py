@@ -159,7 +159,8 @@ def test_report_form_has_its_own_page_linked_from_the_room(client, room):
 
 
 def test_legacy_rooms_pages_say_current_apps_cannot_join(client, room):
-    """Session Desktop fetches `/capabilities` before joining and gives up without it; a legacy
+    """Session Desktop fetches `/capabilities` before joining and gives up without it
+    (session-desktop `ts/session/apis/open_group_api/sogsv3/sogsV3RoomInfos.ts`); a legacy
     server (pysogs `sogs/routes/legacy.py`) has none, and its `member_count` is not SOGS'
     `active_users`."""
     from django.utils import timezone

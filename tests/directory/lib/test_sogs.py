@@ -148,8 +148,10 @@ def test_the_object_is_kept_exactly_as_pysogs_sent_it():
 
 
 def test_nul_and_unpaired_surrogates_are_all_that_is_removed():
-    """PostgreSQL stores no U+0000 in text or JSON, and a lone surrogate (which JSON's \\ud800
-    escapes can carry) is no UTF-8 text: removed from every string, keys and nested values too."""
+    """pysogs keeps what its command line is given (`sogs/__main__.py` `--add-room` with
+    `--description`), and JSON escapes can carry U+0000 and lone surrogates (\\ud800); but
+    PostgreSQL stores no U+0000 in text or JSON and a lone surrogate is no UTF-8 text: both are
+    removed from every string, keys and nested values too, and nothing else."""
     data = room(
         "lobby",
         "a\x00b",
