@@ -51,13 +51,21 @@ def crawled_room(
     official: bool,
     new_room_days: int,
     users_per_moderator: int,
+    legacy_member_count: int | None = None,
 ) -> CrawledRoom:
-    """Crawled values and tags of one room object validated by `directory.lib.sogs`."""
+    """Crawled values and tags of one room object validated by `directory.lib.sogs`.
+
+    The trailing hashtags (and with them the language, the adult signal and `#unlisted`) are
+    read from the whole description as the server sent it (`sogs_room`), not from the text
+    cleaned for the website. A legacy server's
+    `legacy_member_count` counts everyone who ever held a token: it is kept apart, never taken
+    for SOGS `active_users`."""
     created = data.get("created")
     created_at = datetime.fromtimestamp(created, tz=UTC) if created is not None else None
-    description = data.get("description") or ""
+    description = data.get("sogs_room", data).get("description") or ""
     _, hashtags = split_trailing_hashtags(description)
     room = CrawledRoom(values=room_values(data, now))
+    room.values["legacy_member_count"] = legacy_member_count
     room.language = language_from_hashtags(hashtags)
     room.nsfw = nsfw_signal(data.get("name"), hashtags)
     room.values["unlisted_by_operator"] = UNLISTED_TAG in hashtags

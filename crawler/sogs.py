@@ -133,6 +133,8 @@ class AddressPoll:
     error: PollError | None = None
     requests: int = 0
     icons: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # token_key -> image
+    # A legacy server's `member_count` by token_key: not SOGS `active_users` (see rooms.py).
+    member_counts: dict[str, int | None] = field(default_factory=dict)
     failed_attempts: list[tuple[Address, str]] = field(default_factory=list)  # e.g. https
     seconds: float = 0.0  # how long polling the address (and fetching its icons) took
 
@@ -309,7 +311,7 @@ def poll_legacy(session: HostSession, poll: AddressPoll, crawler_privkey: bytes)
         poll.rooms = [_legacy_room(room) for room in rooms[:_LEGACY_ROOM_LIMIT]]
         poll.rooms = [room for room in poll.rooms if room]
         for room in poll.rooms:
-            room["active_users"] = legacy_member_count(
+            poll.member_counts[room["token"].lower()] = legacy_member_count(
                 session, pubkey, room["token"], crawler_privkey
             )
         return

@@ -224,24 +224,32 @@ def _store_failure(server: Server, polls: list[AddressPoll], counts: StoreCounts
 
 
 def _crawled_rooms(
-    server: Server, poll: AddressPoll, config: CrawlConfig, now: datetime
-) -> list[CrawledRoom]:
+    server: Server, poll: AddressPoll, config: CrawlConfig, counts: StoreCounts, now: datetime
+) -> tuple[list[CrawledRoom], set[str]]:
+    """The poll's rooms that can be stored, and the token keys of those refused (their rows,
+    if any, keep their last good values: the server still lists them). Each refusal is logged
+    and goes into the crawl's errors with its reason."""
     official = server.official or server.pubkey in config.official_keys
     rooms: dict[str, CrawledRoom] = {}
+    refused: set[str] = set()
     for data in poll.rooms:
         try:
             valid = validate_room(data)
         except InvalidRoom as error:
             token = data.get("token") if isinstance(data, dict) else None
+            label = str(token)[:64] if token is not None else ""
+            if isinstance(token, str):
+                refused.add(token.strip().lower())
             log.info(
                 "room skipped",
                 extra={
                     "server": poll.base_url,
                     "pubkey": server.pubkey,
-                    "room": str(token)[:64] if token is not None else "",
+                    "room": label,
                     "error": str(error)[:200],
                 },
             )
+            counts.errors.append(f"{poll.base_url}: room {label!r} refused: {str(error)[:200]}")
             continue
         room = crawled_room(
             valid,
@@ -249,9 +257,10 @@ def _crawled_rooms(
             official=official,
             new_room_days=config.new_room_days,
             users_per_moderator=config.users_per_moderator,
+            legacy_member_count=poll.member_counts.get(valid["token"].lower()),
         )
         rooms.setdefault(room.token_key, room)
-    return list(rooms.values())
+    return list(rooms.values()), refused
 
 
 def _store_rooms(
@@ -262,7 +271,7 @@ def _store_rooms(
     sources: SourceInfo | None,
     now: datetime,
 ) -> int:
-    crawled = _crawled_rooms(server, poll, config, now)
+    crawled, refused = _crawled_rooms(server, poll, config, counts, now)
     source_nsfw = _source_nsfw(server, crawled, sources)
     for room in crawled:
         if room.token_key in source_nsfw:
@@ -278,7 +287,8 @@ def _store_rooms(
         counts.rooms_updated += not created
         _replace_tags(room, data, sources, cache)
     if poll.complete_listing:
-        counts.rooms_gone += mark_rooms_gone(server, [room.token_key for room in crawled])
+        seen = {room.token_key for room in crawled} | refused
+        counts.rooms_gone += mark_rooms_gone(server, seen)
     RoomActivity.objects.bulk_create(
         RoomActivity(
             room=room,

@@ -8,7 +8,7 @@ with the API and the admin.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, timedelta
 
 from django.db.models import Max, QuerySet
@@ -38,6 +38,7 @@ class RoomQuery:
     online: bool = False
     sort: str = DEFAULT_SORT
     nsfw: bool = False
+    legacy: bool = False  # legacy servers' rooms too (current Session apps cannot join them)
     page: int = 1
 
     @classmethod
@@ -53,11 +54,12 @@ class RoomQuery:
             online=params.get("online") == "1",
             sort=sort_name(params.get("sort", "")) or DEFAULT_SORT,
             nsfw=params.get("nsfw") == "1",
+            legacy=params.get("legacy") == "1",
             page=page,
         )
 
     def cache_key(self) -> str:
-        raw = repr((self.q, self.language, self.tag, self.online, self.sort, self.nsfw, self.page))
+        raw = repr(astuple(self))
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def params(self, **changes) -> dict[str, str]:
@@ -69,6 +71,7 @@ class RoomQuery:
             "online": "1" if self.online else "",
             "sort": "" if self.sort == DEFAULT_SORT else self.sort,
             "nsfw": "1" if self.nsfw else "",
+            "legacy": "1" if self.legacy else "",
             "page": "" if self.page == 1 else str(self.page),
         }
         values.update({key: str(value) for key, value in changes.items()})
@@ -79,6 +82,8 @@ def filter_rooms(query: RoomQuery) -> QuerySet[Room]:
     rooms = Room.objects.public()
     if not query.nsfw:
         rooms = rooms.safe()
+    if not query.legacy:
+        rooms = rooms.modern()
     if query.language:
         rooms = rooms.filter(language=query.language)
     if query.tag:

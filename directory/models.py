@@ -351,7 +351,7 @@ class RoomQuerySet(models.QuerySet):
     """The one vocabulary of room queries: the site, the API, the admin and the feeds use it.
 
     Each state has a `Room` property of the same meaning (`is_online`, `is_offline`,
-    `is_adult`) for a room already loaded."""
+    `is_adult`, `is_legacy`) for a room already loaded."""
 
     def public(self) -> RoomQuerySet:
         """Rooms the public may see: not hidden, on a visible server, not gone for too long."""
@@ -374,6 +374,17 @@ class RoomQuerySet(models.QuerySet):
     def online(self) -> RoomQuerySet:
         """Its server answered the last poll and still lists the room."""
         return self.filter(ONLINE)
+
+    def legacy(self) -> RoomQuerySet:
+        """Rooms of legacy servers (rust-sogs), which current Session clients cannot join:
+        Desktop asks for `/capabilities` first and gives up without them (session-desktop
+        `ts/session/apis/open_group_api/sogsv3/sogsV3RoomInfos.ts`)."""
+        return self.filter(server__api_kind=Server.ApiKind.LEGACY)
+
+    def modern(self) -> RoomQuerySet:
+        """Every room that is not `legacy()`: its server speaks the SOGS API (or was not yet
+        polled, as imported rooms, which came with SOGS room objects)."""
+        return self.exclude(server__api_kind=Server.ApiKind.LEGACY)
 
     def offline(self) -> RoomQuerySet:
         """The server's last poll failed, or the server stopped listing the room. Not the
@@ -476,6 +487,8 @@ class Room(models.Model):
         "icon",
         "icon_image_id",
         "unlisted_by_operator",
+        "sogs_room",
+        "legacy_member_count",
     )
     CURATED_FIELDS = (
         "age_rating",
@@ -507,6 +520,11 @@ class Room(models.Model):
     upload = models.BooleanField(null=True)
     admins = models.JSONField(default=list, blank=True)
     moderators = models.JSONField(default=list, blank=True)
+    # The room object exactly as the server sent it (only NUL and unpaired surrogates removed),
+    # served as the listing's `room`; the fields above are its text cleaned for the website.
+    sogs_room = models.JSONField(default=dict, blank=True)
+    # A legacy server's `member_count`: everyone who ever held a token, not SOGS `active_users`.
+    legacy_member_count = models.PositiveIntegerField(null=True, blank=True)
 
     # Crawl state.
     first_seen = models.DateTimeField(default=timezone.now)
@@ -586,6 +604,11 @@ class Room(models.Model):
         status = self.server.last_poll_status
         failed = status not in (Server.PollStatus.OK, Server.PollStatus.NEVER)
         return failed or not self.listed_by_server
+
+    @property
+    def is_legacy(self) -> bool:
+        """`RoomQuerySet.legacy()`: current Session clients cannot join it."""
+        return self.server.api_kind == Server.ApiKind.LEGACY
 
     @property
     def is_adult(self) -> bool:

@@ -1,8 +1,9 @@
 """What the listing endpoints return, built from the directory's models as plain dicts.
 
-`room` carries only what the SOGS server reported, under SOGS's own names (a field the server
-never reported is left out, as pysogs leaves out a missing `image_id`); `room_extra` carries
-everything we add. The shapes are documented field by field in `serializers.py`.
+`room` is the room object exactly as its server sent it (`Room.sogs_room`: the keys, values and
+JSON types of pysogs' `get_room_info` in `sogs/routes/rooms.py`, a key the server left out is
+left out); `room_extra` carries everything we add. The shapes are documented field by field in
+`serializers.py`. Legacy servers' rooms are left out unless asked for (`include=legacy`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from directory.lib.languages import language_flag
 from directory.models import DEFAULT_SORT, Listing, Room, RoomTag, Server
 
-# Fields of a SOGS `GET /room/<token>` reply (protocol.md §2.4) that we store and pass on.
+# The keys of pysogs' `GET /room/<token>` reply to an anonymous caller (`get_room_info`,
+# `sogs/routes/rooms.py`) that columns hold: they stand in for a room stored before its object.
 SOGS_ROOM_FIELDS = (
     "token",
     "name",
@@ -34,6 +36,8 @@ SOGS_ROOM_FIELDS = (
     "write",
     "upload",
 )
+LEGACY = "legacy"  # `include=legacy`; `room_extra.server_api` of a legacy server's room
+SOGS = "sogs"
 
 Absolute = Callable[[str], str]
 
@@ -46,9 +50,10 @@ class RoomFilters:
     tag: str = ""
     q: str = ""
     sort: str = DEFAULT_SORT
+    include: str = ""  # LEGACY: legacy servers' rooms too
 
     def cache_key(self) -> str:
-        return "\x1f".join((self.language, self.tag, self.q, self.sort))
+        return "\x1f".join((self.language, self.tag, self.q, self.sort, self.include))
 
 
 def iso(value: datetime | None) -> str | None:
@@ -67,7 +72,7 @@ def listings_summary() -> dict[str, Any]:
     summaries = []
     for listing in Listing.objects.order_by("slug"):
         summary = _listing_head(listing)
-        summary["rooms"] = listing.room_queryset().count()
+        summary["rooms"] = listing.room_queryset().modern().count()
         summaries.append(summary)
     return {"listings": summaries}
 
@@ -96,6 +101,8 @@ def _listing_head(listing: Listing) -> dict[str, Any]:
 
 def _filtered_rooms(listing: Listing, filters: RoomFilters) -> QuerySet[Room]:
     rooms = listing.room_queryset()
+    if filters.include != LEGACY:
+        rooms = rooms.modern()  # current Session clients cannot join legacy servers
     if filters.language:
         rooms = rooms.filter(language__iexact=filters.language)
     if filters.tag:
@@ -111,7 +118,10 @@ def _filtered_rooms(listing: Listing, filters: RoomFilters) -> QuerySet[Room]:
 
 
 def sogs_room(room: Room) -> dict[str, Any]:
-    """The room as its SOGS server reported it, with SOGS field names and types."""
+    """The room object as its server sent it; for a room stored before objects were (until its
+    next crawl), its columns under SOGS names and types, leaving out what is unknown."""
+    if room.sogs_room:
+        return room.sogs_room
     values: dict[str, Any] = {field: getattr(room, field) for field in SOGS_ROOM_FIELDS}
     if room.created is not None:
         values["created"] = room.created.timestamp()  # SOGS sends Unix seconds
@@ -148,6 +158,8 @@ def room_extra(room: Room, absolute: Absolute) -> dict[str, Any]:
         "icon_url": absolute(room.icon_url) if room.icon_url else None,
         "room_page_url": absolute(room.get_absolute_url()),
         "maintainer_description": room.maintainer_description,
+        "server_api": LEGACY if server.api_kind == Server.ApiKind.LEGACY else SOGS,
+        "legacy_member_count": room.legacy_member_count,
     }
 
 

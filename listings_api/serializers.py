@@ -25,7 +25,9 @@ class ListingSummarySerializer(serializers.Serializer):
             "and not suggested adult by any source); `sfw` (rated safe only); `nsfw` (adult only)."
         ),
     )
-    rooms = serializers.IntegerField(help_text="How many rooms `GET /listing/<id>` returns now.")
+    rooms = serializers.IntegerField(
+        help_text="How many rooms `GET /listing/<id>` returns now (without `include=legacy`)."
+    )
     created = serializers.DateTimeField(help_text="When the listing was created (ISO 8601, UTC).")
     updated = serializers.DateTimeField(
         help_text="When a maintainer last changed the listing's definition (ISO 8601, UTC)."
@@ -36,14 +38,34 @@ class ListingsSerializer(serializers.Serializer):
     listings = ListingSummarySerializer(many=True, help_text="Every listing, ordered by id.")
 
 
-class SogsRoomSerializer(serializers.Serializer):
-    """Exactly what the room's SOGS server reported in `GET /room/<token>` (protocol.md §2.4);
-    a field the server did not report is left out."""
+class PinnedMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The pinned message's id.")
+    pinned_at = serializers.FloatField(help_text="When it was pinned, in Unix seconds.")
+    pinned_by = serializers.CharField(help_text="Session id of the admin who pinned it.")
 
-    token = serializers.CharField(help_text="The room token (stored case), as in the join URL.")
-    name = serializers.CharField(allow_blank=True, help_text="Display name.")
+
+class SogsRoomSerializer(serializers.Serializer):
+    """The room object exactly as the room's server sent it to an anonymous `GET /rooms` or
+    `GET /room/<token>` (pysogs' `get_room_info`, `sogs/routes/rooms.py`): the same keys, values
+    and JSON types, so it can be treated as the server's own reply. A key the server left out is
+    left out; a null it sent is null (bunsogs sends `description` and `image_id` as null where
+    pysogs leaves them out); keys not described here pass through as sent. Only what the
+    database cannot store is removed: NUL characters (U+0000) and unpaired surrogates, from
+    every string. A room whose `name` is over 200 characters, whose `description` is over
+    4000, or whose whole object is over 200,000 characters (as compact JSON) is refused when
+    crawled and not listed, never cut. A legacy server's room (`room_extra.server_api`
+    `legacy`, only with `include=legacy`) has `token` and `name` alone: that is all the legacy
+    API tells."""
+
+    token = serializers.CharField(help_text="The room token, as in the join URL.")
+    name = serializers.CharField(
+        required=False, allow_blank=True, help_text="Display name (at most 200 characters)."
+    )
     description = serializers.CharField(
-        required=False, allow_blank=True, help_text="The room's own description (free text)."
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="The room's own description (free text, at most 4000 characters).",
     )
     info_updates = serializers.IntegerField(
         required=False, help_text="Goes up when the room's metadata changes."
@@ -52,7 +74,7 @@ class SogsRoomSerializer(serializers.Serializer):
         required=False, help_text="Goes up with every post, edit or deletion."
     )
     created = serializers.FloatField(
-        required=False, help_text="When the room was created, in Unix seconds."
+        required=False, help_text="When the room was created, in Unix seconds (a float)."
     )
     active_users = serializers.IntegerField(
         required=False, help_text="Users who polled the room within `active_users_cutoff`."
@@ -62,13 +84,23 @@ class SogsRoomSerializer(serializers.Serializer):
     )
     image_id = serializers.IntegerField(
         required=False,
+        allow_null=True,
         help_text="File id of the room image on its server (`/room/<token>/file/<image_id>`).",
     )
+    pinned_messages = PinnedMessageSerializer(
+        many=True,
+        required=False,
+        help_text="The pinned messages, oldest pin first; pysogs leaves the key out if none.",
+    )
     moderators = serializers.ListField(
-        child=serializers.CharField(), help_text="Session ids of the visible moderators."
+        child=serializers.CharField(),
+        required=False,
+        help_text="Session ids of the visible moderators, as the server sent them.",
     )
     admins = serializers.ListField(
-        child=serializers.CharField(), help_text="Session ids of the visible admins."
+        child=serializers.CharField(),
+        required=False,
+        help_text="Session ids of the visible admins, as the server sent them.",
     )
     read = serializers.BooleanField(required=False, help_text="Anonymous users may read.")
     write = serializers.BooleanField(required=False, help_text="Anonymous users may post.")
@@ -160,6 +192,22 @@ class RoomExtraSerializer(serializers.Serializer):
     maintainer_description = serializers.CharField(
         allow_blank=True, help_text="The directory maintainers' description of the room ('')."
     )
+    server_api = serializers.ChoiceField(
+        choices=["sogs", "legacy"],
+        help_text=(
+            "What the server speaks: `sogs` (the SOGS API of pysogs and its kin), or `legacy` "
+            "(an old rust-sogs server: current Session clients cannot join its rooms). Legacy "
+            "rooms are listed only with `include=legacy`."
+        ),
+    )
+    legacy_member_count = serializers.IntegerField(
+        allow_null=True,
+        help_text=(
+            "A legacy server's `member_count`: everyone who ever held a token in the room, not "
+            "recent users (so never given as `room.active_users`); null for other rooms or when "
+            "the server did not tell."
+        ),
+    )
 
 
 class ListedRoomSerializer(serializers.Serializer):
@@ -237,5 +285,15 @@ class ListingQuerySerializer(serializers.Serializer):
             "a week), `name` (A to Z), `created` (newest on its server first), `newest` (newest "
             "in the directory first, by `included_at`) or `messages` (most `messages_per_day` "
             "first)."
+        ),
+    )
+    include = serializers.ChoiceField(
+        choices=["legacy"],
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=(
+            "`legacy`: also list the rooms of legacy servers (`room_extra.server_api` "
+            "`legacy`), which current Session clients cannot join. Left out by default."
         ),
     )

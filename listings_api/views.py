@@ -84,9 +84,11 @@ class ListingView(ListingApiView):
         operation_id="listing",
         summary="One listing with its rooms",
         description=(
-            "Each room is `{room, room_extra}`: `room` is the SOGS room object, `room_extra` "
-            "what the directory adds. Hidden rooms, rooms of hidden servers, rooms whose "
-            "server failed its key proof and rooms offline past the grace period never appear."
+            "Each room is `{room, room_extra}`: `room` is the SOGS room object exactly as the "
+            "server sent it, `room_extra` what the directory adds. Hidden rooms, rooms of "
+            "hidden servers, rooms whose server failed its key proof and rooms offline past "
+            "the grace period never appear; rooms of legacy servers, which current Session "
+            "clients cannot join, only with `include=legacy`."
         ),
         parameters=[serializers.ListingQuerySerializer],
         responses={

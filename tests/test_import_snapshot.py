@@ -113,12 +113,42 @@ def test_room_missing_from_a_later_snapshot_is_marked_gone_not_deleted(
 
 def test_hostile_room_text_is_stored_as_clean_text(db, snapshot_data, write_snapshot):
     hostile = copy.deepcopy(snapshot_data[:1])
-    hostile[0]["rooms"][0]["name"] = "<script>alert(1)</script>\u202egnp.exe\x00" + "x" * 500
+    hostile[0]["rooms"][0]["name"] = "<script>alert(1)</script>\u202egnp.exe\x00" + "x" * 150
     import_snapshot(write_snapshot(hostile))
-    name = Room.objects.get(token=hostile[0]["rooms"][0]["token"]).name
+    room = Room.objects.get(token=hostile[0]["rooms"][0]["token"])
+    name = room.name
     assert "\u202e" not in name and "\x00" not in name
     assert name.startswith("<script>alert(1)</script>")  # text, escaped when rendered
     assert len(name) <= 200
+    # The object keeps the name as sent; only the NUL, which no database stores, is gone.
+    assert room.sogs_room["name"] == "<script>alert(1)</script>\u202egnp.exe" + "x" * 150
+
+
+def test_a_room_over_an_ingestion_cap_refuses_the_file(imported, snapshot_data, write_snapshot):
+    """pysogs (`sogs/routes/rooms.py` `update_room`) sets names of any length; one over our cap
+    is refused whole, never cut, and the import names the place and the cap."""
+    changed = copy.deepcopy(snapshot_data)
+    changed[0]["rooms"][0]["name"] = "x" * 201
+    before = _state()
+    with pytest.raises(CommandError, match=r"servers\[0\]\.rooms\[0\]\.name: over 200 characters"):
+        call_command("import_snapshot", str(write_snapshot(changed)))
+    assert _state() == before
+
+
+def test_room_objects_are_stored_as_the_servers_sent_them(imported, snapshot_data):
+    """What the sessioncommunities crawler wrote (`php/servers/servers-rooms.php`) less what it
+    added: its `tags`, `string_tags` and `language_flag`, the nulls it put for keys the server
+    left out, and "" for a description pysogs never sends (`update_room`: empty is None)."""
+    for server_data in snapshot_data:
+        for data in server_data["rooms"]:
+            room = Room.objects.get(server__pubkey=server_data["pubkey"], token=data["token"])
+            sent = {key: value for key, value in data.items() if value is not None}
+            for key in ("tags", "string_tags", "language_flag"):
+                del sent[key]
+            if sent["description"] == "":
+                del sent["description"]
+            assert room.sogs_room == sent
+            assert room.sogs_room["created"] == data["created"]  # every digit
 
 
 @pytest.mark.parametrize(

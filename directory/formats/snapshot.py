@@ -60,6 +60,28 @@ class TagSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["user", "reserved", "warning"])
 
 
+# What the sessioncommunities crawler adds to the room objects it writes (`jsonSerialize` of its
+# `CommunityRoom`, `php/servers/servers-rooms.php`): its own keys, a null for each SOGS key the
+# server left out (it copies a fixed list of keys) and "" for a missing description, which
+# pysogs never sends (`update_room` in `sogs/routes/rooms.py` stores an empty one as None).
+# None of them came from the server. (Its descriptions also lack their trailing hashtags, which
+# it moved into `tags`; what it cut cannot be restored.)
+SNAPSHOT_KEYS = frozenset({"tags", "string_tags", "language_flag"})
+
+
+def reported_room(data: object) -> object:
+    """A snapshot room as its server sent it, as far as the file still tells."""
+    if not isinstance(data, dict):
+        return data
+    return {
+        key: value
+        for key, value in data.items()
+        if key not in SNAPSHOT_KEYS
+        and value is not None
+        and not (key == "description" and value == "")
+    }
+
+
 class RoomSerializer(serializers.Serializer):
     """A room of the snapshot: a SOGS room object (`validate_room`) with the old directories'
     tags and language flag."""
@@ -71,7 +93,7 @@ class RoomSerializer(serializers.Serializer):
 
     def to_internal_value(self, data: object) -> dict:
         try:
-            room = validate_room(data)
+            room = validate_room(reported_room(data))
         except InvalidRoom as error:
             where = error.field or api_settings.NON_FIELD_ERRORS_KEY
             raise serializers.ValidationError({where: [error.reason]}) from error

@@ -1,13 +1,15 @@
 """A SOGS room object, as servers send it and old snapshots kept it: validated, then turned
 into the Room fields a crawl or an import stores. Pure: no Django, no network.
 
-The room object is what pysogs' `get_one_room` (`sogs/routes/rooms.py`) returns; bunsogs sends
-the same keys, with nulls where pysogs leaves a key out. Also the words for how a server proved
-its key.
+The room object is what pysogs' `get_room_info` (`sogs/routes/rooms.py`) returns to an anonymous
+caller; bunsogs sends the same keys, with nulls where pysogs leaves a key out. It is kept twice:
+as sent (`sogs_room`, served as the listing's `room`) and as cleaned columns for the website and
+search. Also the words for how a server proved its key.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -21,6 +23,14 @@ from directory.lib.roomtext import clean_text
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 SESSION_ID = re.compile(r"^[0-9a-fA-F]{66}\Z")
 MAX_STAFF = 1000  # admins or moderators listed per room
+# Ingestion caps: a room over one is refused, never cut (its object is served as sent).
+MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 4000
+MAX_OBJECT_LENGTH = 200_000  # the whole object as compact JSON, in characters
+MAX_DEPTH = 8  # pysogs nests three deep: the room, `pinned_messages`, one pin
+_MAX_BIGINT = 2**63 - 1  # the database's BigIntegerField
+# PostgreSQL stores no NUL in text or JSON, and an unpaired surrogate is no text UTF-8 carries.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _MAX_NUMBER_TEXT = 1000  # a number sent as a string longer than this is refused unread
 _WHOLE = re.compile(r"\.0*\s*$")  # "7.0" is the integer 7, "7.5" is not
 
@@ -78,12 +88,15 @@ def _string(value: object, pattern: re.Pattern[str]) -> str:
 
 
 def _text(max_length: int, *, multiline: bool = False) -> Callable[[object], str]:
-    """Text from a server: any string is cleaned (control and bidi characters removed, length
-    clamped), since hostile names are data to store safely, not an error."""
+    """Text from a server, cleaned for the website (control and bidi characters removed), since
+    hostile names are data to store safely, not an error. Text over `max_length` characters as
+    sent is refused: the object is served as sent, so nothing may be cut."""
 
     def check(value: object) -> str:
         if not isinstance(value, str):
             raise InvalidRoom("", "Expected a string.")
+        if len(value) > max_length:
+            raise InvalidRoom("", f"over {max_length} characters ({len(value)}).")
         return clean_text(value, max_length, multiline=multiline)
 
     return check
@@ -167,14 +180,14 @@ def _session_ids(value: object) -> list[str]:
 # In this order: the first bad field is the one reported.
 _FIELDS: dict[str, Callable[[object], Any]] = {
     "token": lambda value: _string(value, TOKEN),
-    "name": _text(200),
-    "description": _text(4000, multiline=True),
+    "name": _text(MAX_NAME_LENGTH),
+    "description": _text(MAX_DESCRIPTION_LENGTH, multiline=True),
     "active_users": _integer(0, 10**9),
     "active_users_cutoff": _integer(0, 10**9),
     "created": _number(0, 32503680000),  # seconds since 1970, up to the year 3000
-    "info_updates": _integer(),
-    "message_sequence": _integer(),
-    "image_id": _integer(),
+    "info_updates": _integer(0, _MAX_BIGINT),
+    "message_sequence": _integer(0, _MAX_BIGINT),
+    "image_id": _integer(0, _MAX_BIGINT),
     "read": _flag,
     "write": _flag,
     "upload": _flag,
@@ -193,9 +206,10 @@ _DEFAULTS: dict[str, Callable[[], Any]] = {
 
 
 def validate_room(data: object) -> dict[str, Any]:
-    """The room object's known fields, checked and cleaned (text clamped, control characters
-    removed); a missing name, description or staff list is empty. Unknown keys are dropped.
-    Raises InvalidRoom for a room that cannot be stored (no valid token, wrong types)."""
+    """The room object's known fields, checked and cleaned for the website (control and bidi
+    characters removed); a missing name, description or staff list is empty. Under `sogs_room`,
+    the whole object as sent (`reported_object`). Raises InvalidRoom for a room that cannot be
+    stored (no valid token, wrong types, a value over an ingestion cap)."""
     if not isinstance(data, dict):
         raise InvalidRoom("", f"not a room object ({type(data).__name__})")
     given = {key: value for key, value in data.items() if value is not None}  # null: absent
@@ -211,7 +225,34 @@ def validate_room(data: object) -> dict[str, Any]:
             room[name] = check(given[name])
         except InvalidRoom as error:
             raise InvalidRoom(name + error.field, error.reason) from None
+    room["sogs_room"] = reported_object(data)
     return room
+
+
+def reported_object(data: dict[str, Any]) -> dict[str, Any]:
+    """The room object exactly as the server sent it (keys, order, JSON types, nulls), with only
+    what cannot be stored taken out: NUL characters and unpaired surrogates in any string or
+    key. Raises InvalidRoom for a number that is not finite, nesting deeper than MAX_DEPTH or
+    an object over MAX_OBJECT_LENGTH."""
+    stored = _storable(data, MAX_DEPTH)
+    length = len(json.dumps(stored, ensure_ascii=False, separators=(",", ":")))
+    if length > MAX_OBJECT_LENGTH:
+        raise InvalidRoom("", f"room object over {MAX_OBJECT_LENGTH} characters ({length}).")
+    return stored
+
+
+def _storable(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidRoom("", "A number that is not finite.")
+    if isinstance(value, dict | list) and depth == 0:
+        raise InvalidRoom("", f"room object nested deeper than {MAX_DEPTH} levels.")
+    if isinstance(value, dict):
+        return {_UNSTORABLE.sub("", key): _storable(item, depth - 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item, depth - 1) for item in value]
+    return value  # int, bool, None
 
 
 def room_values(data: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -232,8 +273,10 @@ def room_values(data: dict[str, Any], now: datetime) -> dict[str, Any]:
         "read": data.get("read"),
         "write": data.get("write"),
         "upload": data.get("upload"),
-        "admins": [session_id.lower() for session_id in data.get("admins") or []],
-        "moderators": [session_id.lower() for session_id in data.get("moderators") or []],
+        # As reported, not lower-cased: they stand in for `room` until an object is stored.
+        "admins": list(data.get("admins") or []),
+        "moderators": list(data.get("moderators") or []),
+        "sogs_room": data.get("sogs_room") or {},
         "last_seen": now,
         "listed_by_server": True,
     }

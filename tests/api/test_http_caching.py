@@ -59,8 +59,13 @@ def test_a_listing_edit_changes_the_summary(client, imported):
 
 def test_a_crawl_changes_the_listing(client, imported):
     first = client.get("/listing/all")
-    # What a poll writes: new counts and the time the room was seen.
-    Room.objects.filter(token="ai").update(active_users=123456, last_seen=timezone.now())
+    # What a poll writes: new counts (in the columns and the object as sent) and the time the
+    # room was seen.
+    room = Room.objects.get(token="ai")
+    sent = {**room.sogs_room, "active_users": 123456}
+    Room.objects.filter(pk=room.pk).update(
+        active_users=123456, sogs_room=sent, last_seen=timezone.now()
+    )
     CrawlRun.objects.create(status=CrawlRun.Status.FINISHED, finished_at=timezone.now())
     second = client.get("/listing/all", HTTP_IF_NONE_MATCH=first["ETag"])
     assert second.status_code == 200
@@ -127,7 +132,7 @@ def test_the_shared_cache_keeps_one_copy_per_listing_not_one_per_version(
     }
     room = Room.objects.public().first()
     for name in ["first", "second", "third"]:  # three data versions, as during a crawl
-        room.name = name
+        room.name, room.sogs_room = name, {**room.sogs_room, "name": name}
         room.save()
         assert name.encode() in client.get("/listing/all").content
         client.get("/listing/all?sort=name")

@@ -14,7 +14,7 @@ ROOM_EXTRA_FIELDS = {
     "join_url", "server_url", "server_pubkey", "server_name", "server_icon_url", "language",
     "language_flag", "tags", "age_rating", "rating_verified_at", "included_at", "pinned",
     "online", "last_seen", "key_proven", "key_checked_at", "messages_per_day", "icon_url",
-    "room_page_url", "maintainer_description",
+    "room_page_url", "maintainer_description", "server_api", "legacy_member_count",
 }  # fmt: skip
 
 
@@ -71,7 +71,8 @@ def test_room_carries_sogs_fields_with_sogs_names_and_types(client, imported):
 
 
 def test_unreported_sogs_fields_are_left_out_not_null(client, imported):
-    Room.objects.filter(token="ai").update(image_id=None, active_users=None)
+    # A room stored before its object was (no `sogs_room` yet): its columns stand in.
+    Room.objects.filter(token="ai").update(image_id=None, active_users=None, sogs_room={})
     sogs = next(e["room"] for e in rooms_of(client) if e["room"]["token"] == "ai")
     assert "image_id" not in sogs and "active_users" not in sogs
     assert sogs["token"] == "ai"
@@ -185,7 +186,8 @@ def test_sorts_by_name_created_and_active_users(client, imported):
 
 
 @pytest.mark.parametrize(
-    "query", ["sort=popular", "q=" + "x" * 101, "language=" + "x" * 20, "q=%00"]
+    "query",
+    ["sort=popular", "q=" + "x" * 101, "language=" + "x" * 20, "q=%00", "include=everything"],
 )
 def test_bad_query_parameters_are_a_json_400(client, imported, query):
     response = client.get(f"/listing/all?{query}")
@@ -200,3 +202,102 @@ def test_listing_of_chosen_rooms_and_rating(client, imported):
     Room.objects.filter(pk=ai.pk).update(age_rating=AgeRating.SFW)
     assert tokens(client, "/listing/picked") == [ai.token]
     assert client.get("/listing/picked").json()["rating"] == "sfw"
+
+
+# --- `room` is the server's object; legacy servers ------------------------------------------------
+
+# What the sessioncommunities crawler (`php/servers/servers-rooms.php`, `CommunityRoom`) adds to
+# the room objects of its servers.json: its own keys, a null for each key the server left out,
+# "" for a description the server did not send (pysogs never sends an empty one).
+CRAWLER_KEYS = {"tags", "string_tags", "language_flag"}
+
+
+def test_every_room_is_the_snapshots_room_object_field_for_field(client, imported, snapshot_data):
+    """pysogs `get_room_info` (`sogs/routes/rooms.py`): `created` is a float, `image_id` and
+    `description` are left out when unset, staff ids come as stored. On the demo data each
+    `room` is the snapshot's object less what its crawler added, with every digit of `created`."""
+    served = {
+        (entry["room_extra"]["server_pubkey"], entry["room"]["token"]): entry["room"]
+        for entry in rooms_of(client)
+    }
+    expected = {
+        (server["pubkey"], data["token"]): {
+            key: value
+            for key, value in data.items()
+            if key not in CRAWLER_KEYS and value is not None and (key, value) != ("description", "")
+        }
+        for server in snapshot_data
+        for data in server["rooms"]
+    }
+    assert served == expected
+    assert all(isinstance(room["created"], float) for room in served.values())
+
+
+def test_the_stored_object_is_served_as_the_server_sent_it(client, imported):
+    """pysogs `get_room_info` for an anonymous caller, `pinned_messages` included (only when a
+    message is pinned, `sogs/model/room.py` `pinned_messages`); nothing is lower-cased, cleaned
+    or added, a key the server left out stays out."""
+    pin = {"id": 7, "pinned_at": 1796236899.1769896, "pinned_by": "15" + "aB" * 32}
+    sent = {
+        "active_users": 3,
+        "active_users_cutoff": 604800,
+        "admins": ["05" + "Ab" * 32],
+        "created": 1673902815.7196412,
+        "info_updates": 4,
+        "message_sequence": 1,
+        "moderators": [],
+        "name": "AI \u202eroom  ",
+        "pinned_messages": [pin],
+        "read": True,
+        "token": "ai",
+        "upload": True,
+        "write": True,
+    }
+    Room.objects.filter(token="ai").update(sogs_room=sent, name="AI room")
+    entry = next(e for e in rooms_of(client) if e["room"]["token"] == "ai")
+    assert entry["room"] == sent
+    assert "description" not in entry["room"] and "image_id" not in entry["room"]
+
+
+def _make_legacy(room: Room) -> None:
+    # As a crawl of a legacy server stores it (crawler/sogs.py `poll_legacy`): `/rooms` gives
+    # each room's id and name, `member_count` comes from another endpoint.
+    now = timezone.now()
+    Server.objects.filter(pk=room.server_id).update(
+        api_kind=Server.ApiKind.LEGACY, last_poll_at=now, last_seen=now
+    )
+    for legacy in Room.objects.filter(server=room.server_id):
+        legacy.sogs_room = {"token": legacy.token, "name": legacy.name}
+        legacy.active_users, legacy.legacy_member_count, legacy.last_seen = None, 42, now
+        legacy.save()
+
+
+def _keys(entries: list[dict]) -> set[tuple[str, str]]:
+    return {(e["room_extra"]["server_pubkey"], e["room"]["token"]) for e in entries}
+
+
+def test_legacy_rooms_are_left_out_unless_asked_for(client, imported):
+    """Session Desktop fetches `/capabilities` before joining and gives up without it
+    (session-desktop `ts/session/apis/open_group_api/sogsv3/sogsV3RoomInfos.ts`); a legacy
+    server (pysogs `sogs/routes/legacy.py` emulates one) has none, so its rooms are listed only
+    with `include=legacy`, marked `server_api` `legacy`, their `member_count` apart."""
+    room = Room.objects.select_related("server").get(token="ai")
+    legacy = {
+        (room.server.pubkey, token) for token in room.server.rooms.values_list("token", flat=True)
+    }
+    before = _keys(rooms_of(client))
+    _make_legacy(room)
+    shown = _keys(rooms_of(client))
+    assert shown == before - legacy and legacy <= before
+    assert client.get("/listings").json()["listings"][0]["rooms"] == len(shown)
+
+    everything = rooms_of(client, "/listing/all?include=legacy")
+    assert _keys(everything) == before
+    marked = [e for e in everything if e["room_extra"]["server_api"] == "legacy"]
+    assert _keys(marked) == legacy
+    ai = next(e for e in marked if e["room"]["token"] == "ai")
+    assert ai["room"] == {"token": "ai", "name": room.name}  # never `active_users`
+    assert ai["room_extra"]["legacy_member_count"] == 42
+    others = [e for e in everything if e["room_extra"]["server_api"] == "sogs"]
+    assert len(others) == len(shown)
+    assert {e["room_extra"]["legacy_member_count"] for e in others} == {None}

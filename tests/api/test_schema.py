@@ -110,3 +110,22 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(
     case, imported, open_throttle, keep_test_connection
 ):
     case.call_and_validate()
+
+
+def test_schema_says_what_room_is_and_how_to_ask_for_legacy_rooms():
+    """What the listing's `room` promises (pysogs `get_room_info`, `sogs/routes/rooms.py`: the
+    object as sent) and the one change made to it; `include=legacy` and `server_api`."""
+    schema = generated_schema()
+    components = schema["components"]["schemas"]
+    room = components["SogsRoom"]
+    assert "exactly as the room's server sent it" in room["description"]
+    assert "NUL characters (U+0000)" in room["description"]
+    assert {"pinned_messages", "description", "image_id"} <= set(room["properties"])
+    assert room["required"] == ["token"]
+    server_api = components["RoomExtra"]["properties"]["server_api"]
+    assert server_api["allOf"] == [{"$ref": "#/components/schemas/ServerApiEnum"}]
+    assert components["ServerApiEnum"]["enum"] == ["sogs", "legacy"]
+    parameters = schema["paths"]["/listing/{listing_id}"]["get"]["parameters"]
+    include = next(parameter for parameter in parameters if parameter["name"] == "include")
+    assert "legacy" in include["schema"]["enum"]
+    assert "cannot join" in include["description"]

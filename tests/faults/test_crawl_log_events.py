@@ -70,6 +70,8 @@ def test_every_server_polled_and_every_crawl_logs_one_event(config, sogs, caplog
         "rooms_updated": 0,
         "rooms_gone": 0,
     }
-    assert finished.errors == len(run.errors) == 2
+    # Two servers failed; one room was refused, with its reason for moderators.
+    assert finished.errors == len(run.errors) == 3
+    assert f"{good.base_url}: room 'bad token!' refused: token: " in "\n".join(run.errors)
     assert (finished.servers_polled, finished.sources, finished.links) == (3, 0, 0)
     assert isinstance(finished.duration_ms, int)

@@ -30,13 +30,19 @@ PNG = base64.b64decode(
 
 
 def room(token: str, name: str | None = None, **fields: Any) -> dict[str, Any]:
-    """A room object as pysogs sends it anonymously."""
+    """A room object shaped exactly like pysogs' `get_room_info` (`sogs/routes/rooms.py`) for an
+    anonymous caller: these keys always (the staff lists of visible ids only; `created` the
+    database's float, with its fraction), and the ones pysogs adds only when set passed in
+    `fields`: `description` (omitted while None), `image_id` (omitted without an image) and
+    `pinned_messages` (omitted while none is pinned; `pinned_message` builds one). An anonymous
+    caller never gets `hidden_moderators`, `hidden_admins`, `moderator`, `admin` or the
+    `default_*` permissions."""
     return {
         "token": token,
         "name": name or token.title(),
         "info_updates": 1,
         "message_sequence": 10,
-        "created": 1_700_000_000.0,
+        "created": 1_700_000_000.4119835,
         "active_users": 7,
         "active_users_cutoff": 604800,
         "admins": ["05" + "a" * 64],
@@ -46,6 +52,12 @@ def room(token: str, name: str | None = None, **fields: Any) -> dict[str, Any]:
         "upload": True,
         **fields,
     }
+
+
+def pinned_message(message_id: int, pinned_by: str, pinned_at: float) -> dict[str, Any]:
+    """One entry of `pinned_messages`, as pysogs' `Room.pinned_messages` (`sogs/model/room.py`)
+    builds it."""
+    return {"id": message_id, "pinned_at": pinned_at, "pinned_by": pinned_by}
 
 
 class FakeSogs:
@@ -141,7 +153,8 @@ class FakeSogs:
 
 
 class FakeLegacySogs:
-    """A rust-sogs style legacy server: `GET /` and `POST /loki/v3/lsrpc` only (protocol.md §3)."""
+    """A rust-sogs style legacy server: `GET /` and `POST /loki/v3/lsrpc` only; its endpoints
+    answer as pysogs' emulation of them does (`sogs/routes/legacy.py`)."""
 
     def __init__(
         self,

@@ -212,3 +212,29 @@ def test_submit_form_leads_to_the_status_page(open_page, sent_tasks):
     expect(page.locator("#check")).to_contain_text("Waiting for the check")
     watched.shot("submission-dark")
     assert [name for name, _ in sent_tasks] == ["crawler.check_submission"]
+
+
+def test_a_hostile_room_name_cannot_reorder_the_page_around_it(open_page):
+    """pysogs takes any name an admin sets but characters below U+0020 (`update_room`,
+    `sogs/routes/rooms.py`), so a bidi override (U+202E) and right-to-left letters can end one:
+    the override is never rendered, and the name, in its own `<bdi>`, cannot pull the 18+ badge
+    beside it to its left (unisolated, the Unicode bidi algorithm would show "evil 18+ שלום")."""
+    from django.utils import timezone
+
+    name = "evil \u202e\u05e9\u05dc\u05d5\u05dd"
+    Room.objects.filter(token="ai").update(name=name, last_seen=timezone.now())
+    watched = open_page("/?nsfw=1&q=evil", viewport={"width": 1280, "height": 900})
+    page = watched.page
+    row = page.locator(".room.adult")
+    expect(row).to_have_count(1)
+    shown = row.locator("h2 a bdi")
+    assert shown.inner_text() == "evil \u05e9\u05dc\u05d5\u05dd"
+    assert "\u202e" not in page.locator("body").inner_text()
+    name_box, badge_box = shown.bounding_box(), row.locator("h2 .badge.adult").bounding_box()
+    assert badge_box["x"] >= name_box["x"] + name_box["width"] - 1  # the badge stays after it
+    assert abs(badge_box["y"] - name_box["y"]) < name_box["height"]  # on the same line
+    watched.shot("hostile-name")
+
+    room = Room.objects.get(token="ai")
+    heading = open_page(room.get_absolute_url()).page.locator("h1 bdi")
+    assert heading.inner_text() == "evil \u05e9\u05dc\u05d5\u05dd"

@@ -19,7 +19,7 @@ REFERENCE_BYTES_PER_ROOM = 146 * 1024 / 97  # sessioncommunities.info: 146 KB fo
 
 
 def names(response) -> list[str]:
-    found = re.findall(r'<h2><a href="[^"]+">([^<]+)</a>', response.content.decode())
+    found = re.findall(r'<h2><a href="[^"]+"><bdi>([^<]+)</bdi></a>', response.content.decode())
     return [html.unescape(name) for name in found]
 
 
@@ -195,3 +195,44 @@ def test_the_shared_cache_keeps_one_list_per_query_not_one_per_version(client, i
         client.get("/?sort=newest")
     entries = [key for key in cache._cache if "web:home:" in key]
     assert len(entries) == 2
+
+
+LEGACY_MARK = "legacy server: current Session apps cannot join"
+
+
+def _make_legacy(room: Room) -> None:
+    now = timezone.now()  # as a crawl writes it: the data version moves on
+    Server.objects.filter(pk=room.server_id).update(
+        api_kind=Server.ApiKind.LEGACY, last_poll_at=now, last_seen=now
+    )
+
+
+def test_legacy_rooms_are_left_out_by_default_like_adult_rooms(client, imported, many_per_page):
+    """Session Desktop fetches `/capabilities` before joining a Community and gives up without
+    them (session-desktop `ts/session/apis/open_group_api/sogsv3/sogsV3RoomInfos.ts`); a legacy
+    server (pysogs emulates one in `sogs/routes/legacy.py`) has none."""
+    room = Room.objects.get(token="ai")
+    _make_legacy(room)
+    page = get(client)
+    assert "Artificial Intelligence" not in names(page)
+    assert LEGACY_MARK not in page.content.decode()
+    assert b'name="legacy" value="1"' in page.content  # the toggle, off
+    shown = get(client, legacy="1")
+    assert "Artificial Intelligence" in names(shown)
+    assert b'name="legacy" value="1" aria-describedby="legacy-note" checked' in shown.content
+    text = shown.content.decode()
+    row = text[text.index(room.get_absolute_url()) :]
+    assert row[: row.index("</h2>")].count(LEGACY_MARK) == 1
+    assert text.count(LEGACY_MARK) == room.server.rooms.public().safe().count()
+    query = RoomQuery.from_params({"legacy": "1"})
+    assert query.params(page=2) == {"legacy": "1", "page": "2"}  # kept by links and pages
+    assert query.cache_key() != RoomQuery().cache_key()
+
+
+def test_room_names_are_isolated_from_the_page_around_them(client, imported, many_per_page):
+    """A name is the stranger's text: in a `<bdi>`, right-to-left letters cannot pull the badges
+    beside it (or anything after it) into their direction."""
+    Room.objects.filter(token="ai").update(name="\u05e9\u05dc\u05d5\u05dd \u202eevil")
+    page = get(client).content.decode()
+    assert "<bdi>\u05e9\u05dc\u05d5\u05dd evil</bdi></a>" in page
+    assert "\u202e" not in page

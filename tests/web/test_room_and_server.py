@@ -156,3 +156,30 @@ def test_report_form_has_its_own_page_linked_from_the_room(client, room):
     assert form.status_code == 200
     assert b'name="csrfmiddlewaretoken"' in form.content
     assert b'name="kind"' in form.content
+
+
+def test_legacy_rooms_pages_say_current_apps_cannot_join(client, room):
+    """Session Desktop fetches `/capabilities` before joining and gives up without it
+    (session-desktop `ts/session/apis/open_group_api/sogsv3/sogsV3RoomInfos.ts`); a legacy
+    server (pysogs `sogs/routes/legacy.py`) has none, and its `member_count` is not SOGS'
+    `active_users`."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    Server.objects.filter(pk=room.server_id).update(
+        api_kind=Server.ApiKind.LEGACY, last_poll_at=now
+    )
+    Room.objects.filter(pk=room.pk).update(legacy_member_count=42, active_users=None, last_seen=now)
+    mark = "legacy server: current Session apps cannot join"
+    page = client.get(room.get_absolute_url()).content.decode()
+    assert mark in page
+    assert "42 ever joined" in page
+    server_page = client.get(reverse("server_detail", kwargs={"pubkey": room.server.pubkey}))
+    assert mark in server_page.content.decode()
+
+
+def test_room_names_are_bidi_isolated_on_room_and_server_pages(client, room):
+    page = client.get(room.get_absolute_url()).content.decode()
+    assert "<h1><bdi>Artificial Intelligence</bdi></h1>" in page
+    server_page = client.get(reverse("server_detail", kwargs={"pubkey": room.server.pubkey}))
+    assert "<bdi>Artificial Intelligence</bdi></a>" in server_page.content.decode()

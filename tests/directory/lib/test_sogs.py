@@ -7,35 +7,51 @@ from datetime import UTC, datetime
 
 import pytest
 
-from directory.lib.sogs import InvalidRoom, ProofKind, room_values, validate_room
+from directory.lib.sogs import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NAME_LENGTH,
+    InvalidRoom,
+    ProofKind,
+    room_values,
+    validate_room,
+)
 from tests.support.sogs import room
 
 ADMIN = "05" + "A" * 64
 
 
+def columns(valid: dict) -> dict:
+    """The cleaned fields, without the object as sent."""
+    return {key: value for key, value in valid.items() if key != "sogs_room"}
+
+
 def test_a_pysogs_room_object_is_accepted_as_sent():
     data = room("lobby", "The Lobby", description="Hello", admins=[ADMIN])
-    assert validate_room(data) == data
+    assert columns(validate_room(data)) == data
+    assert validate_room(data)["sogs_room"] == data
 
 
-def test_missing_text_and_staff_lists_are_empty_and_unknown_keys_dropped():
-    assert validate_room({"token": "lobby", "pinned_messages": [1]}) == {
+def test_missing_text_and_staff_lists_are_empty_and_unknown_keys_only_in_the_object():
+    data = {"token": "lobby", "pinned_messages": [1]}
+    assert columns(validate_room(data)) == {
         "token": "lobby",
         "name": "",
         "description": "",
         "admins": [],
         "moderators": [],
     }
+    assert validate_room(data)["sogs_room"] == data
 
 
 def test_bunsogs_nulls_mean_absent():
     nulls = {"token": "lobby", "name": None, "active_users": None, "read": None, "admins": None}
-    assert validate_room(nulls) == validate_room({"token": "lobby"})
+    assert columns(validate_room(nulls)) == columns(validate_room({"token": "lobby"}))
+    assert validate_room(nulls)["sogs_room"] == nulls  # served as bunsogs sent them
 
 
-def test_hostile_text_is_cleaned_and_clamped_not_refused():
+def test_hostile_text_is_cleaned_not_refused():
     valid = validate_room(
-        {"token": "lobby", "name": "<b>x</b>\u202egnp.exe\x07" + "x" * 500, "description": "a\x00b"}
+        {"token": "lobby", "name": "<b>x</b>\u202egnp.exe\x07" + "x" * 150, "description": "a\x00b"}
     )
     assert valid["name"].startswith("<b>x</b>gnp.exe")
     assert len(valid["name"]) <= 200
@@ -95,7 +111,8 @@ def test_room_values_are_the_crawled_room_fields():
     values = room_values(data, now)
     assert values["active_users_weekly"] == 70  # a one-day figure scaled to a week
     assert values["created"] == datetime(1970, 1, 1, tzinfo=UTC)
-    assert values["admins"] == [ADMIN.lower()]
+    assert values["admins"] == [ADMIN]  # as reported, not lower-cased
+    assert values["sogs_room"] == data["sogs_room"]
     assert (values["last_seen"], values["listed_by_server"]) == (now, True)
     assert room_values({"token": "x"}, now)["created"] is None
 
@@ -103,3 +120,76 @@ def test_room_values_are_the_crawled_room_fields():
 def test_proof_kinds_say_how_the_key_was_proven():
     assert [kind.value for kind in ProofKind] == ["v4", "page", "v3"]
     assert ProofKind("page").label == "room page"
+
+
+# --- The object as sent --------------------------------------------------------------------------
+
+
+def test_the_object_is_kept_exactly_as_pysogs_sent_it():
+    """pysogs `sogs/routes/rooms.py` `get_room_info`: `created` is the database's float, the
+    staff lists hold ids as stored, `description`, `image_id` and `pinned_messages` come only
+    when set. All of it is kept: keys, order, values and JSON types."""
+    pinned = {"id": 1, "pinned_at": 1796236899.1769896, "pinned_by": "05" + "Ab" * 32}
+    data = room(
+        "lobby",
+        "Lobby \u202eevil",
+        created=1673902815.71964,
+        admins=[ADMIN],
+        description="  Line one\n\n\n  #tag  ",
+        image_id=24574,
+        pinned_messages=[pinned],
+    )
+    kept = validate_room(data)["sogs_room"]
+    assert kept == data
+    assert list(kept) == list(data)
+    assert kept["created"] == 1673902815.71964  # every digit, not a datetime's microseconds
+    assert kept["name"] == "Lobby \u202eevil"  # the website's text is the cleaned column
+    assert validate_room(data)["name"] == "Lobby evil"
+
+
+def test_nul_and_unpaired_surrogates_are_all_that_is_removed():
+    """pysogs keeps what its command line is given (`sogs/__main__.py` `--add-room` with
+    `--description`), and JSON escapes can carry U+0000 and lone surrogates (\\ud800); but
+    PostgreSQL stores no U+0000 in text or JSON and a lone surrogate is no UTF-8 text: both are
+    removed from every string, keys and nested values too, and nothing else."""
+    data = room(
+        "lobby",
+        "a\x00b",
+        description="\ud800x\udfff",
+        pinned_messages=[{"id": 1, "pinned_by": "05\x00ab", "note\x00": "\U0001f600"}],
+    )
+    kept = validate_room(data)["sogs_room"]
+    assert (kept["name"], kept["description"]) == ("ab", "x")
+    assert kept["pinned_messages"] == [{"id": 1, "pinned_by": "05ab", "note": "\U0001f600"}]
+
+
+@pytest.mark.parametrize(
+    ("field", "cap"), [("name", MAX_NAME_LENGTH), ("description", MAX_DESCRIPTION_LENGTH)]
+)
+def test_text_over_the_ingestion_caps_is_refused_not_cut(field, cap):
+    """pysogs (`update_room`, `sogs/routes/rooms.py`) stores names and descriptions of any
+    length: one over our cap is refused with its reason, since `room` must be served whole."""
+    assert len(validate_room(room("lobby", **{field: "x" * cap}))[field]) == cap
+    with pytest.raises(InvalidRoom) as refused:
+        validate_room(room("lobby", **{field: "x" * (cap + 1)}))
+    assert str(refused.value) == f"{field}: over {cap} characters ({cap + 1})."
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"pinned_messages": [{"id": 1, "pinned_at": float("inf")}]}, "not finite"),
+        ({"pinned_messages": [[[[[[[[[]]]]]]]]]}, "nested deeper than 8 levels"),
+        ({"junk": "x" * 200_000}, "room object over 200000 characters"),
+    ],
+)
+def test_objects_that_cannot_be_served_whole_are_refused(extra, reason):
+    """The shape pysogs sends (`get_room_info`: three levels at most, finite numbers, a few
+    kilobytes) passes; anything that could not be stored and served as JSON is refused."""
+    with pytest.raises(InvalidRoom, match=reason):
+        validate_room(room("lobby", **extra))
+
+
+def test_counters_past_the_database_integers_are_refused():
+    with pytest.raises(InvalidRoom, match="message_sequence"):
+        validate_room(room("lobby", message_sequence=2**63))
