@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from directory.lib.joinlinks import DEFAULT_PORTS, parse_join_link, parse_server_url
+from directory.lib.joinlinks import (
+    DEFAULT_PORTS,
+    InvalidJoinLink,
+    parse_join_link,
+    parse_server_url,
+)
 from directory.models import ServerAddress
 from directory.servers import address_preference
 
@@ -17,8 +22,6 @@ KEY = "ab" * 32
         f"https://sogs.example/lobby?public_key={KEY}",
         f"http://sogs.example:8080/lobby?public_key={KEY}",
         f"http://203.0.113.9/lobby?public_key={KEY}",
-        f"http://[2001:db8::1]:8080/lobby?public_key={KEY}",
-        f"https://[2001:db8::1]/lobby?public_key={KEY}",
     ],
 )
 def test_a_stored_address_has_the_base_url_of_its_join_link(join_url):
@@ -29,6 +32,22 @@ def test_a_stored_address_has_the_base_url_of_its_join_link(join_url):
     assert stored.address == link.address
     assert stored.base_url == link.base_url
     assert parse_server_url(stored.base_url) == link.address
+
+
+@pytest.mark.parametrize(
+    "join_url",
+    [
+        f"http://[2001:db8::1]:8080/lobby?public_key={KEY}",
+        f"https://[2001:db8::1]/lobby?public_key={KEY}",
+    ],
+)
+def test_an_ipv6_join_link_never_becomes_an_address(join_url):
+    """Session Desktop's `openGroupV2CompleteURLRegex` (`ts/session/apis/open_group_api/utils/
+    OpenGroupUtils.ts`) and libsession's `parse_url` (`src/config/community.cpp`) refuse IPv6
+    hosts. (These two links used to parse and be stored with a bracketed base URL; the issue
+    "Speak the Session ecosystem's protocols exactly" refuses them.)"""
+    with pytest.raises(InvalidJoinLink, match="IPv6 hosts"):
+        parse_join_link(join_url)
 
 
 def test_an_ipv6_address_is_bracketed_in_its_base_url():
