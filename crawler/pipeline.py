@@ -130,7 +130,9 @@ def run_crawl(
         except InvalidServerUrl as error:
             errors.append(f"{url}: {error}")
     if full:
-        for server in Server.objects.select_related("preferred_address"):
+        for server in Server.objects.select_related("preferred_address").prefetch_related(
+            "addresses"
+        ):
             add_known_server(targets, server)
     sources = SourceInfo.from_entries(entries, replace_tags=full) if fetches else None
     counts = poll_targets(targets, config, sources)
