@@ -344,6 +344,22 @@ def test_a_schemeless_and_a_full_spelling_of_one_link_are_one_link():
     ]
 
 
+def test_a_json_feed_entry_without_a_scheme_is_an_http_link():
+    """Desktop's `prefixify` (`ts/session/apis/open_group_api/utils/OpenGroupUtils.ts`) and
+    Android's `OpenGroupUrlParser.parseUrl` prefix "http://" to such a link wherever it comes
+    from; a feed's `url` is source text too."""
+    feed = json.dumps(
+        [
+            {"url": f"sogs.example/lobby?public_key={KEY}", "tags": "chat", "nsfw": "0"},
+            {"url": f"see sogs.example/other?public_key={KEY}"},  # not a link, only text
+        ]
+    )
+    entries = extract_from_json_feed(feed)
+    assert [(entry.link.url, entry.tags) for entry in entries] == [
+        (f"http://sogs.example/lobby?public_key={KEY}", ("chat",))
+    ]
+
+
 def test_a_strict_parse_still_wants_the_scheme():
     """libsession's `parse_url` (`src/config/community.cpp`) throws "invalid/missing
     protocol://": one link given on its own (a submission, `crawl --server`) needs its scheme;

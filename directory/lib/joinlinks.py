@@ -456,7 +456,12 @@ def _json_entry(item: object) -> SourceEntry | None:
     try:
         link = parse_join_link(item["url"])
     except InvalidJoinLink:
-        return None  # e.g. "<i>Listing disabled by administrator</i>"
+        # Without a scheme, read as http as in any source text; else e.g. "<i>Listing disabled
+        # by administrator</i>".
+        bare = _BARE_LINK_IN_TEXT.fullmatch(_unescape(item["url"].strip()))
+        link = _bare_link_from_match(bare) if bare else None
+        if link is None:
+            return None
     raw_tags = item.get("tags")
     tags = raw_tags.split(",") if isinstance(raw_tags, str) else raw_tags
     return SourceEntry(
