@@ -64,7 +64,7 @@ class CrawlConfig:
         return replace(self, **changes)
 
     def client(self) -> GuardedClient:
-        return GuardedClient(self.http)
+        return GuardedClient(self.http, threads=self.concurrency)
 
     def crawler_privkey(self) -> bytes:
         """The crawler's own X25519 key for the legacy auth flow, kept across runs so legacy

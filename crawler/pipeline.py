@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -30,6 +30,10 @@ from directory.models import CrawlRun, Server, Source
 
 log = logging.getLogger(__name__)
 
+# `progress(stored, expected, failed)`, called after each server is stored (`manage.py crawl`
+# shows it on a terminal). `expected` counts the keys claimed and the addresses with no claim.
+Progress = Callable[[int, int, int], None]
+
 MISSING = "missing"  # `poll_server`: no server with that pk
 BUSY = "busy"  # `poll_server`: another worker holds the claim
 
@@ -43,7 +47,12 @@ class PollCounts:
     stored: StoreCounts = field(default_factory=StoreCounts)
 
 
-def poll_targets(targets: Targets, config: CrawlConfig, sources: SourceInfo | None) -> PollCounts:
+def poll_targets(
+    targets: Targets,
+    config: CrawlConfig,
+    sources: SourceInfo | None,
+    progress: Progress | None = None,
+) -> PollCounts:
     """Claim, poll concurrently, store each server as it completes, release."""
     known = dict(
         Server.objects.filter(
@@ -57,6 +66,8 @@ def poll_targets(targets: Targets, config: CrawlConfig, sources: SourceInfo | No
         target.stored_icons = icons
     counts = PollCounts(addresses=len(targets))
     stored = counts.stored
+    expected = len({key for target in targets.by_address.values() for key in target.claimed})
+    expected += sum(1 for target in targets.by_address.values() if not target.claimed)
 
     def store(pubkey: str, polls: list[AddressPoll]) -> None:
         started = time.monotonic()
@@ -69,6 +80,8 @@ def poll_targets(targets: Targets, config: CrawlConfig, sources: SourceInfo | No
             outcome = ServerOutcome(_label(polls, pubkey), NOT_STORED, error=type(error).__name__)
         seconds = sum(poll.seconds for poll in polls) + time.monotonic() - started
         _log_server_polled(pubkey, outcome, seconds)
+        if progress is not None:  # every store counts one server ok or failed
+            progress(stored.servers_ok + stored.servers_failed, expected, stored.servers_failed)
 
     try:
         polls = poll_all(targets, config, store)
@@ -107,6 +120,7 @@ def run_crawl(
     *,
     source_urls: list[str] | None = None,
     server_urls: list[str] | None = None,
+    progress: Progress | None = None,
 ) -> CrawlRun:
     """The whole pipeline. With `source_urls` or `server_urls`, only those are crawled;
     otherwise every enabled source and every known server."""
@@ -130,10 +144,12 @@ def run_crawl(
         except InvalidServerUrl as error:
             errors.append(f"{url}: {error}")
     if full:
-        for server in Server.objects.select_related("preferred_address"):
+        for server in Server.objects.select_related("preferred_address").prefetch_related(
+            "addresses"
+        ):
             add_known_server(targets, server)
     sources = SourceInfo.from_entries(entries, replace_tags=full) if fetches else None
-    counts = poll_targets(targets, config, sources)
+    counts = poll_targets(targets, config, sources, progress)
     _finish(run, counts, errors, sources=len(fetches), links=len(entries))
     return run
 

@@ -18,9 +18,9 @@ import nacl.exceptions
 
 from crawler.conf import CrawlConfig
 from directory.lib import http, onion
-from directory.lib.joinlinks import find_join_links, format_base_url
+from directory.lib.joinlinks import JoinLink, find_join_links, format_base_url
 from directory.lib.roomtext import clean_text
-from directory.lib.sogs import ProofKind
+from directory.lib.sogs import TOKEN, ProofKind
 from directory.models import Server
 
 _LEGACY_ROOM_LIMIT = 100
@@ -74,6 +74,7 @@ class HostSession:
         self.config = config
         self.answered = False
         self.requests = 0
+        self.room_pages: dict[str, list[JoinLink] | None] = {}  # token -> its page's join links
 
     def request(
         self,
@@ -136,6 +137,7 @@ class AddressPoll:
     # A legacy server's `member_count` by token_key: not SOGS `active_users` (see rooms.py).
     member_counts: dict[str, int | None] = field(default_factory=dict)
     failed_attempts: list[tuple[Address, str]] = field(default_factory=list)  # e.g. https
+    advertised_base_url: str = ""  # the base URL the room page gives with the proven key
     seconds: float = 0.0  # how long polling the address (and fetching its icons) took
 
     @property
@@ -208,12 +210,34 @@ def prove_key_v4(session: HostSession, pubkey: str) -> bool | None:
     return reply.status == 200
 
 
+def room_page_links(session: HostSession, token: str) -> list[JoinLink] | None:
+    """The join links on the server's own `/r/<token>/` page, or None without one; the page is
+    read once per session. pysogs shows `room.url` there (`sogs/templates/view_room.html`):
+    `<URL_BASE>/<token>?public_key=<key>`, the base URL its operator configured."""
+    if token not in session.room_pages:
+        response = session.request("GET", f"/r/{token}/", max_bytes=1_000_000)
+        page = response.content.decode("utf-8", "replace") if response.status == 200 else None
+        session.room_pages[token] = None if page is None else find_join_links(page)
+    return session.room_pages[token]
+
+
 def keys_on_room_page(session: HostSession, token: str) -> set[str] | None:
     """The keys in the join links of the server's own `/r/<token>/` page, or None without one."""
-    response = session.request("GET", f"/r/{token}/", max_bytes=1_000_000)
-    if response.status != 200:
-        return None
-    return {link.pubkey for link in find_join_links(response.content.decode("utf-8", "replace"))}
+    links = room_page_links(session, token)
+    return None if links is None else {link.pubkey for link in links}
+
+
+def advertised_base_url(session: HostSession, poll: AddressPoll) -> str:
+    """The base URL of the join link on the first room's page that carries the key the poll
+    proved, or "" (no proof, no room, no page, or a page showing other keys only)."""
+    token = str(poll.rooms[0].get("token", "")) if poll.rooms else ""
+    if poll.proof is None or not TOKEN.match(token):
+        return ""
+    try:
+        links = room_page_links(session, token) or []
+    except PollError:
+        return ""  # the server answered everything else: a broken page does not fail the poll
+    return next((link.base_url for link in links if link.pubkey == poll.pubkey), "")
 
 
 def poll_modern(session: HostSession, poll: AddressPoll, tokens: Iterable[str]) -> None:
@@ -227,6 +251,7 @@ def poll_modern(session: HostSession, poll: AddressPoll, tokens: Iterable[str]) 
             rooms.append(room)
     poll.rooms = rooms
     prove_modern_key(session, poll, [str(room.get("token", "")) for room in rooms])
+    poll.advertised_base_url = advertised_base_url(session, poll)
 
 
 def prove_modern_key(session: HostSession, poll: AddressPoll, tokens: list[str]) -> None:

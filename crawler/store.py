@@ -173,6 +173,11 @@ def _store_success(
     """The server answered and proved its key (or nothing refuted it): the rooms stored."""
     now = timezone.now()
     best = proven[0]
+    # Set before the addresses are noted: it decides which one the server is published at. A
+    # poll that read no page (a legacy server, no proof) keeps what an earlier one found.
+    advertised = [poll.advertised_base_url for poll in proven if poll.advertised_base_url]
+    if advertised:
+        server.advertised_base_url = advertised[0]
     for poll in proven:
         note_address(server, *poll.address, ok=True)
         for address, reason in poll.failed_attempts:

@@ -18,15 +18,27 @@ from directory.lib.joinlinks import (
     parse_server_url,
 )
 from directory.models import Room, Server, ServerAddress
+from directory.servers import best_working_address
 
 
 def add_known_server(targets: Targets, server: Server) -> None:
-    """A known server is polled at its preferred address (or every address, without one)."""
-    addresses = (
-        [server.preferred_address] if server.preferred_address_id else server.addresses.all()
-    )
-    for address in addresses:
-        targets.add(address.address, server.pubkey)
+    """A known server is polled at the address that works best, and at its published and its
+    advertised address when they are others (most servers have one address): it stays online
+    while its published address fails, and the published one's record stays current.
+
+    (`server.addresses` is read once; prefetch it when adding many servers.)
+    """
+    addresses = list(server.addresses.all())
+    chosen = [best_working_address(addresses)]
+    chosen += [
+        address
+        for address in addresses
+        if address.pk == server.preferred_address_id
+        or (server.advertised_base_url and address.base_url == server.advertised_base_url)
+    ]
+    for address in chosen:
+        if address is not None:
+            targets.add(address.address, server.pubkey)
 
 
 def add_entries(targets: Targets, entries: Iterable[SourceEntry]) -> None:

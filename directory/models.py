@@ -140,6 +140,7 @@ class Server(models.Model):
         "key_checked_at",
         "key_conflict",
         "polling_started_at",
+        "advertised_base_url",
     )
     CURATED_FIELDS = ("hidden", "default_age_rating", "notes", "official", "name", "icon")
 
@@ -173,6 +174,13 @@ class Server(models.Model):
     )
     # Claim marker: a poll sets it with a conditional UPDATE so two workers never poll at once.
     polling_started_at = models.DateTimeField(null=True, blank=True)
+    # pysogs shows `<URL_BASE>/<token>?public_key=<key>` on `/r/<token>/` (`view_room.html`):
+    # the base URL its operator configured, which becomes the published one once it answers.
+    advertised_base_url = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="The base URL in the join link of the server's own room page.",
+    )
 
     # Curated.
     hidden = models.BooleanField(default=False)
@@ -193,6 +201,8 @@ class Server(models.Model):
 
     @property
     def base_url(self) -> str:
+        """The published base URL: stable from crawl to crawl, since Session clients tell
+        Communities apart by it (`directory.servers.choose_preferred_address`)."""
         return self.preferred_address.base_url if self.preferred_address_id else ""
 
     @property

@@ -1,13 +1,14 @@
 """Servers, their addresses and their rooms as crawls and imports write them.
 
-Which address a server is best reached and shown at; upserting rooms (crawled fields only),
-marking rooms gone, and replacing the tags of the crawl's own origins. Crawls and the snapshot
-import both write through here.
+Which address a server is polled at and which one it is published at; upserting rooms (crawled
+fields only), marking rooms gone, and replacing the tags of the crawl's own origins. Crawls and
+the snapshot import both write through here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -17,12 +18,17 @@ from directory.lib.http import literal_address
 from directory.lib.joinlinks import DEFAULT_PORTS
 from directory.models import Room, RoomTag, Server, ServerAddress, Tag
 
+# An address that has not answered for this long is gone for good: the published address moves
+# away from it (to one that answers), where a failed poll or two never moves it.
+ADDRESS_GONE_AFTER = timedelta(days=30)
+
 
 def address_preference(scheme: str, host: str, port: int | None, *, works: bool) -> tuple:
     """Sort key, best first: an address that works, a domain over an IP, https over http.
 
-    The one rule for a server's preferred address and for which of a crawl's polls of one server
-    is stored; ``port`` None means the scheme's default.
+    The one rule for which address to poll a known server at, for which of a crawl's polls of
+    one server is stored, and for the first published address; ``port`` None means the scheme's
+    default.
     """
     return (
         not works,
@@ -33,12 +39,47 @@ def address_preference(scheme: str, host: str, port: int | None, *, works: bool)
     )
 
 
-def choose_preferred_address(server: Server) -> ServerAddress | None:
-    addresses = sorted(
-        server.addresses.all(),
+def best_working_address(addresses: Iterable[ServerAddress]) -> ServerAddress | None:
+    """The address to reach the server at now (`address_preference`), or None without any."""
+    return min(
+        addresses,
         key=lambda address: address_preference(*address.address, works=address.works),
+        default=None,
     )
-    return addresses[0] if addresses else None
+
+
+def _answers(address: ServerAddress, now: datetime) -> bool:
+    """Proved the server's key there at least once, and not longer ago than ADDRESS_GONE_AFTER."""
+    return address.last_success_at is not None and now - address.last_success_at < (
+        ADDRESS_GONE_AFTER
+    )
+
+
+def _publication_rank(server: Server, address: ServerAddress, now: datetime) -> tuple:
+    answers = _answers(address, now)
+    return (
+        ":" in address.host,  # IPv6 (stored before links refused it): no Session client joins it
+        not (answers and address.base_url == server.advertised_base_url),
+        not answers,
+        address.pk != server.preferred_address_id,
+        address_preference(*address.address, works=address.works),
+    )
+
+
+def choose_preferred_address(server: Server) -> ServerAddress | None:
+    """The address the server is published at: its rooms' `join_url`, the API's `server_url`.
+
+    Session clients tell Communities apart by their base URL (libsession's `community` keeps it
+    canonical, `src/config/community.cpp`), so one room under two URLs would be joined twice:
+    the published address is stable. It is the one the server's own room page advertises
+    (`Server.advertised_base_url`) once the server has answered there; else the current one
+    while it answers now and then (it is kept through failed polls for ADDRESS_GONE_AFTER);
+    else the best by `address_preference`. Which address happens to work in the last poll never
+    moves it: polling uses `best_working_address`.
+    """
+    now = timezone.now()
+    addresses = server.addresses.all()
+    return min(addresses, key=lambda address: _publication_rank(server, address, now), default=None)
 
 
 def _refresh_preferred_address(server: Server) -> None:

@@ -131,7 +131,13 @@ class RoomExtraSerializer(serializers.Serializer):
     join_url = serializers.CharField(
         help_text="The join link Session opens: `<server_url>/<token>?public_key=<server_pubkey>`."
     )
-    server_url = serializers.CharField(help_text="The server's preferred base URL.")
+    server_url = serializers.CharField(
+        help_text=(
+            "The server's base URL, stable from crawl to crawl (Session clients tell Communities "
+            "apart by it): the one its own room page advertises, once the server answered there; "
+            "else the first that answered."
+        )
+    )
     server_pubkey = serializers.CharField(help_text="The server's X25519 public key (64 hex).")
     server_name = serializers.CharField(
         allow_null=True,

@@ -7,6 +7,7 @@ DNS: clients get a fake resolver, or a proxy that resolves through its own map.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import pickle
 import socket
 import time
@@ -660,6 +661,31 @@ def test_one_client_serves_32_concurrent_requests_each_with_its_own_deadline(ser
     expected = ["timed out" if n % 4 == 0 else f"/rooms/{n}" for n in range(32)]
     assert results == expected
     assert time.monotonic() - started < 0.5 + SLACK
+
+
+def test_threads_sharing_a_proxied_client_leave_no_pool_warnings(server, proxy, caplog):
+    """Every plain-http request through a proxy uses the one pool to the proxy; urllib3
+    (`connectionpool.py`, `_put_conn`) logs "Connection pool is full, discarding connection"
+    for each connection handed back to a full pool, so the pool holds one per thread."""
+    for number in range(32):
+        server.route(f"/rooms/{number}", echo())
+    urls = [server.url(f"/rooms/{n}").replace("127.0.0.1", "sogs.example") for n in range(32)]
+    caplog.set_level(logging.WARNING, logger="urllib3")
+
+    client = GuardedClient(HttpConfig(proxy=proxy.url), threads=8)
+    with client, ThreadPoolExecutor(max_workers=8) as pool:
+        paths = list(pool.map(lambda url: client.get(url, max_bytes=10_000).json(), urls))
+
+    assert [path["path"] for path in paths] == [f"/rooms/{n}" for n in range(32)]
+    assert len(proxy.requests) == 32
+    assert [
+        record.getMessage() for record in caplog.records if record.name.startswith("urllib3")
+    ] == []
+
+
+def test_a_client_for_no_threads_is_refused():
+    with pytest.raises(ValueError, match="threads"):
+        GuardedClient(threads=0)
 
 
 # --- Configuration and address policy ------------------------------------------------------------

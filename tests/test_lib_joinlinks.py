@@ -150,11 +150,36 @@ def test_ipv4_host_is_kept_as_a_literal():
     assert link.address == ("http", "95.217.236.112", None)
 
 
-def test_ipv6_literal_is_bracketed_in_urls():
-    link = parse_join_link(f"http://[2001:DB8:0::1]:8080/room?public_key={KEY}")
-    assert link.host == "2001:db8::1"
-    assert link.base_url == "http://[2001:db8::1]:8080"
-    assert parse_join_link(link.url) == link
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"http://[2001:DB8:0::1]:8080/room?public_key={KEY}",
+        f"https://[2606:4700::1111]/room?public_key={KEY}",
+        f"http://[::ffff:8.8.8.8]/room?public_key={KEY}",
+        f"http://2606:4700::1111/room?public_key={KEY}",
+        f"http://[::1%eth0]/room?public_key={KEY}",
+        f"http://[::1/room?public_key={KEY}",
+    ],
+)
+def test_ipv6_hosts_are_refused_as_session_clients_refuse_them(text):
+    """Session Desktop's `openGroupV2CompleteURLRegex` (`ts/session/apis/open_group_api/utils/
+    OpenGroupUtils.ts`: hosts are dot-separated labels of letters, digits and '-') and
+    libsession's `parse_url` (`src/config/community.cpp`: the host stops at the first character
+    that is not a letter, digit, '-' or '.', then needs a dot) both refuse an IPv6 literal, so a
+    room there cannot be joined. The issue "Speak the Session ecosystem's protocols exactly"
+    changed this: the bracketed literal used to be accepted (this test asserted
+    ``base_url == "http://[2001:db8::1]:8080"``); it is now refused with this reason."""
+    with pytest.raises(InvalidJoinLink, match=re.escape("IPv6 hosts: Session clients cannot join")):
+        parse_join_link(text)
+    assert find_join_links(f"see {text} here") == []
+
+
+def test_ipv6_server_urls_and_room_hints_are_refused_too():
+    """libsession's `parse_url` (`src/config/community.cpp`) reads base URLs alone, and refuses
+    an IPv6 host there as in a full link."""
+    with pytest.raises(InvalidServerUrl, match=re.escape("IPv6 hosts: Session clients cannot")):
+        parse_server_url("http://[::1]:8080")
+    assert find_room_hints("https://[2001:db8::1]/r/lobby") == []
 
 
 def test_internationalised_host_becomes_punycode():
@@ -175,7 +200,7 @@ def test_internationalised_host_becomes_punycode():
         (f"http://-h.example/room?public_key={KEY}", "invalid host name"),
         (f"http://h.123/room?public_key={KEY}", "numeric top-level domain"),
         (f"http://256.1.1.1/room?public_key={KEY}", "invalid IP address"),
-        (f"http://[::1%eth0]/room?public_key={KEY}", "invalid IP address"),
+        (f"http://[::1%eth0]/room?public_key={KEY}", "IPv6 hosts"),
         (f"http://h.example:0/room?public_key={KEY}", "invalid port"),
         (f"http://h.example:65536/room?public_key={KEY}", "invalid port"),
         (f"http://h.example:http/room?public_key={KEY}", "invalid port"),
@@ -199,6 +224,8 @@ def test_internationalised_host_becomes_punycode():
     ],
 )
 def test_bad_join_links_are_refused_with_a_reason(text, reason):
+    """(The IPv6 zone id case used to be refused as "invalid IP address"; since the issue "Speak
+    the Session ecosystem's protocols exactly" every IPv6 host is refused, for that reason.)"""
     with pytest.raises(InvalidJoinLink, match=re.escape(reason)):
         parse_join_link(text)
 
@@ -222,7 +249,6 @@ def test_invalid_join_link_is_a_value_error():
         ("HTTPS://Open.GetSession.org/", ("https", "open.getsession.org", None)),
         ("http://1.2.3.4:8888/", ("http", "1.2.3.4", 8888)),
         ("http://sog.caliban.org:80", ("http", "sog.caliban.org", None)),
-        ("http://[::1]:8080", ("http", "::1", 8080)),
     ],
 )
 def test_server_url_is_normalised_like_join_links(text, address):
@@ -253,6 +279,93 @@ def test_link_address_matches_its_parsed_base_url():
 
 
 # -- finding links in text -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        (f"sogs.example/lobby?public_key={KEY}", f"http://sogs.example/lobby?public_key={KEY}"),
+        (
+            f"Join: Chat.Sogs.Example:8080/Lobby?public_key={KEY.upper()} today",
+            f"http://chat.sogs.example:8080/Lobby?public_key={KEY}",
+        ),
+        (
+            f"(143.198.213.255:80/main?public_key={KEY})",
+            f"http://143.198.213.255/main?public_key={KEY}",
+        ),
+        (
+            f'<a href="sogs.example/lobby?public_key={KEY}">',
+            f"http://sogs.example/lobby?public_key={KEY}",
+        ),
+    ],
+)
+def test_links_without_a_scheme_are_read_as_http_links(text, url):
+    """Session Desktop accepts a link without a scheme (`openGroupV2CompleteURLRegex`, whose
+    protocol is optional) and joins it over http (`prefixify`, both in
+    `ts/session/apis/open_group_api/utils/OpenGroupUtils.ts`; its own examples include
+    ``143.198.213.255:80/main?public_key=...``); Android's `OpenGroupUrlParser.parseUrl`
+    (`libsession/.../utilities/OpenGroupUrlParser.kt`) prefixes "http://" too."""
+    assert [link.url for link in find_join_links(text)] == [url]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"localhost/lobby?public_key={KEY}",  # no dot: Desktop's hostname needs one
+        f"lobby?public_key={KEY}",
+        f"https://github.com/someone/sogs.example/lobby?public_key={KEY}",  # inside a path
+        f"https://h.example/go?to=sogs.example/lobby?public_key={KEY}",  # inside a query
+        f"someone@sogs.example/lobby?public_key={KEY}",
+        f"www.sogs.example/r/lobby?public_key={KEY}",  # Android would take "r" as the room
+        f"sogs.example/lo.bby?public_key={KEY}",
+        f"sogs.example/lobby?public_key={KEY[:40]}",
+        f"sogs.example/lobby?public_key={KEY}0",
+        f"sogs.example/lobby?public_key={base64.b64encode(bytes.fromhex(KEY)).decode()}",
+        f"sogs.example/lobby?x=1&public_key={KEY}",  # Desktop wants ?public_key= at once
+        f"sogs.example:0/lobby?public_key={KEY}",
+        f"999.1.1.1/lobby?public_key={KEY}",
+        f"sogs.123/lobby?public_key={KEY}",
+    ],
+)
+def test_text_that_is_no_schemeless_link_gives_none(text):
+    """What Desktop's `openGroupV2CompleteURLRegex` (`ts/session/apis/open_group_api/utils/
+    OpenGroupUtils.ts`: a dotted host, an optional port from 1, ``/token?public_key=`` and 64
+    hex digits, whole string) refuses is not a link without a scheme, and neither is one that
+    merely continues another URL."""
+    assert find_join_links(text) == []
+
+
+def test_a_schemeless_and_a_full_spelling_of_one_link_are_one_link():
+    """Desktop's `prefixify` (`ts/session/apis/open_group_api/utils/OpenGroupUtils.ts`) makes
+    both the same http URL, so both name the same room."""
+    text = f"sogs.example/lobby?public_key={KEY} and http://sogs.example/lobby?public_key={KEY}"
+    assert [link.url for link in find_join_links(text)] == [
+        f"http://sogs.example/lobby?public_key={KEY}"
+    ]
+
+
+def test_a_json_feed_entry_without_a_scheme_is_an_http_link():
+    """Desktop's `prefixify` (`ts/session/apis/open_group_api/utils/OpenGroupUtils.ts`) and
+    Android's `OpenGroupUrlParser.parseUrl` prefix "http://" to such a link wherever it comes
+    from; a feed's `url` is source text too."""
+    feed = json.dumps(
+        [
+            {"url": f"sogs.example/lobby?public_key={KEY}", "tags": "chat", "nsfw": "0"},
+            {"url": f"see sogs.example/other?public_key={KEY}"},  # not a link, only text
+        ]
+    )
+    entries = extract_from_json_feed(feed)
+    assert [(entry.link.url, entry.tags) for entry in entries] == [
+        (f"http://sogs.example/lobby?public_key={KEY}", ("chat",))
+    ]
+
+
+def test_a_strict_parse_still_wants_the_scheme():
+    """libsession's `parse_url` (`src/config/community.cpp`) throws "invalid/missing
+    protocol://": one link given on its own (a submission, `crawl --server`) needs its scheme;
+    only links in source text are prefixed."""
+    with pytest.raises(InvalidJoinLink, match="missing http://"):
+        parse_join_link(f"sogs.example/lobby?public_key={KEY}")
 
 
 def test_links_are_found_in_prose():

@@ -1,6 +1,6 @@
 """The one guarded HTTP client that every outbound request of the crawler goes through.
 
-Sources, SOGS servers and icons come from user-submitted URLs, so (anchors.md §12.1-12.2):
+Sources, SOGS servers and icons come from user-submitted URLs, so:
 - Only http and https. Every connection is opened by `_open_socket`, which resolves the name once,
   refuses the whole answer if any address is not public, and connects to the vetted address
   itself (TLS still checks the certificate against the hostname): no DNS-rebinding window.
@@ -12,7 +12,8 @@ Sources, SOGS servers and icons come from user-submitted URLs, so (anchors.md §
   The environment (HTTP_PROXY...) is never read.
 
 Configuration comes in as an `HttpConfig`, never from Django settings. Every status is returned;
-every failure raises a `FetchError` subclass. Retries are the caller's policy (anchors.md §3.3).
+every failure raises a `FetchError` subclass. Retries are the caller's policy (the crawler's
+`HostSession`).
 """
 
 from __future__ import annotations
@@ -54,10 +55,9 @@ Resolver: TypeAlias = Callable[[str, int], Sequence[str]]
 DEFAULT_USER_AGENT = "session-directory/0.1 (Session Communities crawler)"
 _CHUNK = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-# Idle keep-alive connections are kept for this many hosts, a few per host (the crawler sends one
-# request at a time per host); beyond that, connections are opened and dropped as needed.
+# Idle keep-alive connections are kept for this many hosts; beyond that, pools are dropped and
+# opened again as needed.
 _HOSTS_KEPT = 128
-_CONNECTIONS_PER_HOST = 2
 
 
 class FetchError(Exception):
@@ -488,9 +488,23 @@ class GuardedClient:
 
     Every status is returned (use `Response.raise_for_status()`); every failure raises a
     `FetchError` subclass. `resolver` is injectable for tests; its answers are vetted.
+
+    `threads` is how many threads use the client at once (the crawler's concurrency). Each pool
+    keeps up to that many connections: through a proxy, every plain-http request shares the
+    one pool to the proxy, and urllib3 discards (and logs a warning for) each connection handed
+    back to a full pool. A pool only holds connections that were open at once, so a direct
+    crawl, one request at a time per host, still keeps one per host.
     """
 
-    def __init__(self, config: HttpConfig | None = None, *, resolver: Resolver = system_resolver):
+    def __init__(
+        self,
+        config: HttpConfig | None = None,
+        *,
+        resolver: Resolver = system_resolver,
+        threads: int = 1,
+    ):
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
         self.config = config or HttpConfig()
         self._resolver = resolver
         context = ssl.create_default_context(cafile=requests.certs.where())
@@ -499,7 +513,7 @@ class GuardedClient:
         context.sslsocket_class = _DeadlineSSLSocket
         options = {
             "num_pools": _HOSTS_KEPT,
-            "maxsize": _CONNECTIONS_PER_HOST,
+            "maxsize": threads,
             "ssl_context": context,
         }
         # Our own pool manager: nothing is read from the environment (HTTP_PROXY, NO_PROXY...).

@@ -1,8 +1,13 @@
 """Session Community join links: strict parsing, finding them in text, and reading source pages.
 
-A join link is ``scheme://host[:port]/token?public_key=<64 hex>`` (protocol.md section 1). Parsing
-is a superset of what Session Desktop and libsession accept; every result is canonical: lower-case
-scheme and host, no default port, 64 lower-case hex digits for the key.
+A join link is ``scheme://host[:port]/token?public_key=<64 hex>``, as Session Desktop's
+`openGroupV2CompleteURLRegex` (`ts/session/apis/open_group_api/utils/OpenGroupUtils.ts`) and
+libsession's `parse_full_url` (`src/config/community.cpp`) read it. Parsing accepts what either
+client accepts (libsession's base64 and base32z keys, its ``/r/<token>`` form) and refuses what
+both refuse (IPv6 hosts, hosts without a dot); every result is canonical: lower-case scheme and
+host, no default port, 64 lower-case hex digits for the key. In text, a link without a scheme
+(``host/token?public_key=<64 hex>``) is read as ``http://`` as Desktop's `prefixify` and
+Android's `OpenGroupUrlParser.parseUrl` do.
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 SourceKind = Literal["html", "json", "markdown"]
 
+IPV6_REFUSED = (
+    "IPv6 hosts: Session clients cannot join them (Session Desktop and libsession accept only "
+    "host names and IPv4 addresses)"
+)
+
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -56,6 +66,15 @@ _LINK_IN_TEXT = re.compile(
     r"/(?:r/)?(?P<token>[A-Za-z0-9_-]{1,64})/?"
     rf"(?:\?(?:{_QUERY_PARAM}){{0,8}}|&)public_key=(?=(?P<key>[A-Za-z0-9+/=_-]{{43,80}}))",
     re.IGNORECASE,
+)
+# A link without a scheme, as Desktop's pattern allows it (a dotted host, an optional port, the
+# token, then directly "?public_key=" and 64 hex digits): clients prefix "http://". It must not
+# continue a URL or a word, so a path or query that merely contains one is not read as a link.
+_BARE_LINK_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9_.~:/@%+=&?#\\-])"
+    r"(?P<authority>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::[1-9][0-9]{0,4})?)"
+    r"/(?P<token>[A-Za-z0-9_-]{1,64})\?public_key=(?P<key>[0-9a-fA-F]{64})(?![0-9a-fA-F])"
 )
 _ROOM_HINT = re.compile(
     rf"(?P<scheme>https?)://{_AUTHORITY}/r/(?P<token>[A-Za-z0-9_-]{{1,64}})"
@@ -129,12 +148,8 @@ class SourceEntry:
 # -- hosts, ports, keys ------------------------------------------------------------------------
 
 
-def _normalise_ip_host(host: str, error: type[ValueError]) -> str:
+def _normalise_ipv4_host(host: str, error: type[ValueError]) -> str:
     try:
-        if host.startswith("["):
-            if not host.endswith("]") or "%" in host:
-                raise ValueError
-            return ipaddress.IPv6Address(host[1:-1]).compressed
         return str(ipaddress.IPv4Address(host))
     except ValueError:
         raise error(f"invalid IP address {host!r}") from None
@@ -161,15 +176,19 @@ def _normalise_dns_host(host: str, error: type[ValueError]) -> str:
 def _normalise_host(host: str, error: type[ValueError]) -> str:
     if not host:
         raise error("missing host name")
-    if host.startswith("[") or re.fullmatch(r"[0-9.]+", host):
-        return _normalise_ip_host(host, error)
+    if host.startswith("[") or ":" in host:
+        # Desktop's hostname pattern and libsession's parse_url (host characters are letters,
+        # digits, '-' and '.') both refuse an IPv6 literal: no client could join the room.
+        raise error(IPV6_REFUSED)
+    if re.fullmatch(r"[0-9.]+", host):
+        return _normalise_ipv4_host(host, error)
     return _normalise_dns_host(host, error)
 
 
 def _split_port(authority: str, error: type[ValueError]) -> tuple[str, int | None]:
     host, colon, port_text = authority.rpartition(":")
     if not colon or (":" in host and not host.endswith("]")):
-        return authority, None  # no port, or a bare IPv6 address (rejected as a host later)
+        return authority, None  # no port, or an IPv6 address (refused as a host later)
     if not re.fullmatch(r"[0-9]{1,5}", port_text) or not 0 < int(port_text) < 65536:
         raise error(f"invalid port {port_text!r}")
     return host, int(port_text)
@@ -316,13 +335,28 @@ def _unique_links(links: Iterable[JoinLink]) -> list[JoinLink]:
     return list(unique.values())
 
 
+def _bare_link_from_match(match: re.Match[str]) -> JoinLink | None:
+    text = f"http://{match['authority']}/{match['token']}?public_key={match['key']}"
+    try:
+        return _parse_prepared(text)
+    except InvalidJoinLink:
+        return None
+
+
 def find_join_links(text: str) -> list[JoinLink]:
-    """Every valid join link in arbitrary text, first occurrence first, without duplicates."""
+    """Every valid join link in arbitrary text, first occurrence first, without duplicates.
+
+    Links without a scheme count as ``http://`` links (see the module docstring).
+    """
     text = _unescape(text or "")
     if "public_key" not in text.lower():
         return []
-    candidates = _LINK_IN_TEXT.finditer(text)
-    return _unique_links(link for match in candidates if (link := _link_from_match(match)))
+    found = [(match.start(), _link_from_match(match)) for match in _LINK_IN_TEXT.finditer(text)]
+    found += [
+        (match.start(), _bare_link_from_match(match)) for match in _BARE_LINK_IN_TEXT.finditer(text)
+    ]
+    found.sort(key=lambda item: item[0])
+    return _unique_links(link for _, link in found if link is not None)
 
 
 def find_room_hints(text: str) -> list[tuple[str, str]]:
@@ -422,7 +456,12 @@ def _json_entry(item: object) -> SourceEntry | None:
     try:
         link = parse_join_link(item["url"])
     except InvalidJoinLink:
-        return None  # e.g. "<i>Listing disabled by administrator</i>"
+        # Without a scheme, read as http as in any source text; else e.g. "<i>Listing disabled
+        # by administrator</i>".
+        bare = _BARE_LINK_IN_TEXT.fullmatch(_unescape(item["url"].strip()))
+        link = _bare_link_from_match(bare) if bare else None
+        if link is None:
+            return None
     raw_tags = item.get("tags")
     tags = raw_tags.split(",") if isinstance(raw_tags, str) else raw_tags
     return SourceEntry(

@@ -4,6 +4,7 @@ variables, its own database), directly and through CRAWLER_PROXY: the same rooms
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -93,3 +94,86 @@ def test_crawl_command_exits_non_zero_when_it_cannot_run(tmp_path):
     result = manage("crawl", var=tmp_path, CRAWLER_PROXY="socks5://127.0.0.1:1")
     assert result.returncode != 0
     assert "misconfigured" in result.stderr
+
+
+def on_a_terminal(*args: str, var: Path, **env: str) -> tuple[int, str]:
+    """Run `manage.py` with its standard output on a pseudo-terminal (its logs to a file):
+    the exit code and everything the terminal showed."""
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "directory.settings",
+        "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
+        "VAR_DIR": str(var),
+        "READ_DOT_ENV_FILE": "false",
+        "REDIS_URL": "",
+        "CRAWLER_ALLOW_PRIVATE_ADDRESSES": "true",
+        **env,
+    }
+    master, slave = os.openpty()
+    with open(var / "stderr.log", "wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=stderr,
+        )
+    os.close(slave)
+    shown = bytearray()
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the command closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    return process.wait(timeout=120), shown.decode()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def three_servers(sogs, legacy_sogs, page) -> str:
+    """A source with a modern, a legacy and a dead server: one of three fails."""
+    dead = f"http://127.0.0.1:{_closed_port()}/gone?public_key={'cd' * 32}"
+    links = f"{sogs([room('lobby')]).join_link('lobby')} {legacy_sogs().join_link('main')} {dead}"
+    return page(links, "text/plain")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_a_terminal_the_crawl_shows_its_progress_then_the_summary(tmp_path, three_servers):
+    migrated_database(tmp_path / "db.sqlite3")
+    code, shown = on_a_terminal("crawl", "--source", three_servers, var=tmp_path)
+    assert code == 0, (tmp_path / "stderr.log").read_text()[-2000:]
+    matches = list(re.finditer(r"\rPolling servers: (\d+)/(\d+), (\d+) failed", shown))
+    states = [match.groups() for match in matches]
+    assert states[-1] == ("3", "3", "1")
+    assert [int(stored) for stored, _, _ in states] == sorted(int(s) for s, _, _ in states)
+    progress_end = matches[-1].end()
+    summary = shown.index("Crawl ")
+    assert summary > progress_end  # the summary comes after the progress line ...
+    assert shown[progress_end:summary].strip(" \r") == ""  # ... which was cleared first
+    assert "2 servers ok, 1 failed" in shown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_a_pipe_the_crawl_prints_only_the_summary(tmp_path, three_servers):
+    migrated_database(tmp_path / "db.sqlite3")
+    result = manage("crawl", "--source", three_servers, var=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "\r" not in result.stdout and "Polling servers" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Crawl ") and "2 servers ok, 1 failed" in lines[0]
+    assert all(line.startswith("  ") for line in lines[1:])  # then the errors, indented
+    assert len(lines) >= 2

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_same_server_under_an_ip_and_a_domain_is_one_server(sogs, page):
-    server = sogs([room("lobby")])
+    """(The server keeps pysogs's default URL_BASE, `sogs/config.py`, so its room page
+    advertises an address that is not its own, which is ignored: the domain wins, as before
+    servers' advertised addresses counted.)"""
+    server = sogs([room("lobby")], url_base="http://example.net")
     config = loopback_config(
         http=HttpConfig(allow_private_addresses=True, pinned_hosts={"sogs.example": "127.0.0.1"})
     )

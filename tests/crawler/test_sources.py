@@ -75,3 +75,15 @@ def test_the_real_snapshot_sources_are_read(config, network):
     assert all(count > 0 for count in found.values()), found
     assert all(not fetch.error for fetch in fetches)
     assert sum(found.values()) > 50
+
+
+def test_a_link_without_a_scheme_on_a_source_page_is_crawled_over_http(config, sogs, page):
+    """Session Desktop joins `host/token?public_key=...` over http (`prefixify`,
+    `ts/session/apis/open_group_api/utils/OpenGroupUtils.ts`), as Android does
+    (`OpenGroupUrlParser.parseUrl`); so does the crawler, for a link on a source page."""
+    server = sogs([room("lobby")])
+    bare = server.join_link("lobby").removeprefix("http://")
+    run_crawl(config, source_urls=[page(f"<p>Join us: {bare}</p>")])
+    stored = Room.objects.select_related("server__preferred_address").get(token="lobby")
+    assert stored.server.pubkey == server.pubkey
+    assert stored.join_url == server.join_link("lobby")

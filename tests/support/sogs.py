@@ -73,10 +73,13 @@ class FakeSogs:
         privkey: bytes | None = None,
         v4: bool = True,
         poll_interval: float = 0.01,
+        url_base: str | None = None,
     ) -> None:
         self.privkey = privkey or onion.generate_privkey()
         self.pubkey = onion.x25519_pubkey(self.privkey).hex()
         self.rooms = rooms if rooms is not None else [room("lobby")]
+        # pysogs's URL_BASE (`sogs/config.py`), which its room pages show; None: its own URL.
+        self.url_base = url_base
         self.images: dict[int, bytes] = {}
         self.server = LoopbackServer(host, tls=tls, latency=latency, poll_interval=poll_interval)
         self.server.route(
@@ -127,7 +130,10 @@ class FakeSogs:
         handler.reply(200, body, {"Content-Type": "application/json"})
 
     def _room_page(self, handler: LoopbackHandler, token: str) -> None:
-        page = f"<html><body><h1>{token}</h1><p>{self.join_link(token)}</p></body></html>"
+        # As pysogs `view_room.html` shows `room.url`: `<URL_BASE>/<token>?public_key=<key>`.
+        base = self.url_base or self.base_url
+        link = f"{base}/{token}?public_key={self.pubkey}"
+        page = f"<html><body><h1>{token}</h1><pre>{link}</pre></body></html>"
         handler.reply(200, page.encode(), {"Content-Type": "text/html"})
 
     def _v4(self, handler: LoopbackHandler) -> None:

@@ -36,17 +36,31 @@ def test_valid_submission_is_pending_and_checked_in_the_background(client, sent_
         ("https://chat.example.org/Hobbies", "public_key"),
         (f"http://10.0.0.5:6379/x?public_key={KEY}", "private, loopback or reserved"),
         (f"http://127.0.0.1/x?public_key={KEY}", "private, loopback or reserved"),
-        (f"http://[::1]:8000/x?public_key={KEY}", "private, loopback or reserved"),
+        (f"http://[::1]:8000/x?public_key={KEY}", "IPv6 hosts: Session clients cannot join them"),
         (f"http://169.254.169.254/x?public_key={KEY}", "private, loopback or reserved"),
-        (f"http://[::ffff:10.0.0.1]/x?public_key={KEY}", "private, loopback or reserved"),
-        (f"http://[64:ff9b::a00:1]/x?public_key={KEY}", "private, loopback or reserved"),
-        (f"http://[2002:a00:1::]/x?public_key={KEY}", "private, loopback or reserved"),
+        (
+            f"http://[::ffff:10.0.0.1]/x?public_key={KEY}",
+            "IPv6 hosts: Session clients cannot join them",
+        ),
+        (
+            f"http://[64:ff9b::a00:1]/x?public_key={KEY}",
+            "IPv6 hosts: Session clients cannot join them",
+        ),
+        (
+            f"http://[2002:a00:1::]/x?public_key={KEY}",
+            "IPv6 hosts: Session clients cannot join them",
+        ),
+        (f"http://[2606:4700::1111]/x?public_key={KEY}", "IPv6 hosts: Session clients cannot"),
         (f"http://localhost/x?public_key={KEY}", "not a valid join link"),
         (f"http://admin.localhost/x?public_key={KEY}", "this machine or a local network"),
         (f"ftp://example.org/x?public_key={KEY}", "not a valid join link"),
     ],
 )
 def test_bad_links_are_refused_with_a_clear_message(client, db, sent_tasks, join_url, message):
+    """(The IPv6 links used to be refused as private addresses; since the issue "Speak the
+    Session ecosystem's protocols exactly" they are refused first as IPv6 hosts, which Session
+    Desktop's `openGroupV2CompleteURLRegex` (`ts/session/apis/open_group_api/utils/
+    OpenGroupUtils.ts`) and libsession's `parse_url` (`src/config/community.cpp`) refuse.)"""
     response = submit(client, join_url)
     assert response.status_code == 200
     assert message in response.content.decode()

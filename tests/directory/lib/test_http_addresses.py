@@ -1,5 +1,9 @@
 """One rule for which hosts are public: the submission form refuses exactly what the guarded
-client refuses before connecting (directory/lib/http.py `is_public_host`).
+client refuses before connecting (directory/lib/http.py `is_public_host`), for every host a join
+link may have. IPv6 hosts are refused by the join-link grammar itself, public or not, as Session
+Desktop's `openGroupV2CompleteURLRegex` (`ts/session/apis/open_group_api/utils/OpenGroupUtils.ts`)
+and libsession's `parse_url` (`src/config/community.cpp`) refuse them; the client still judges
+them (an operator's proxy or pinned host may hand it one).
 
 The client goes through a real loopback proxy that reaches every host at a loopback server, so
 an accepted host is really requested and no request leaves the machine.
@@ -14,7 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from directory.forms import SubmissionForm
-from directory.lib.http import BlockedAddress, GuardedClient, HttpConfig
+from directory.lib.http import BlockedAddress, GuardedClient, HttpConfig, is_public_address
+from directory.lib.joinlinks import IPV6_REFUSED
 from tests.support.loopback import LoopbackServer, json_reply
 from tests.support.proxy import LoopbackProxy
 
@@ -86,6 +91,11 @@ def form_refuses(host: str) -> bool:
     return True
 
 
+def form_refuses_as_ipv6(host: str) -> bool:
+    form = SubmissionForm(data={"join_url": f"http://{host}:8080/lobby?public_key={KEY}"})
+    return not form.is_valid() and IPV6_REFUSED in " ".join(form.errors["join_url"])
+
+
 def client_refuses(client: GuardedClient, server: LoopbackServer, host: str) -> bool:
     try:
         response = client.get(f"http://{host}:{server.port}/lobby", max_bytes=100)
@@ -97,12 +107,24 @@ def client_refuses(client: GuardedClient, server: LoopbackServer, host: str) -> 
 
 @pytest.mark.parametrize(("host", "public"), HOSTS)
 def test_the_form_and_the_client_refuse_the_same_hosts(client, server, host, public):
-    assert form_refuses(host) is (not public)
+    """(Changed by the issue "Speak the Session ecosystem's protocols exactly": the form used to
+    accept a public IPv6 host and refuse the others as private; now it refuses every IPv6 host
+    because no Session client can join it. The client's verdicts are unchanged.)"""
+    if host.startswith("["):
+        assert form_refuses_as_ipv6(host)
+    else:
+        assert form_refuses(host) is (not public)
     assert client_refuses(client, server, host) is (not public)
 
 
 @given(st.ip_addresses())
 def test_the_form_and_the_client_agree_on_every_ip_address(client, server, address):
-    host = f"[{address}]" if address.version == 6 else str(address)
-
+    """(For IPv6, changed by the same issue: the form refuses them all; the client still refuses
+    exactly the non-public ones.)"""
+    if address.version == 6:
+        host = f"[{address}]"
+        assert form_refuses_as_ipv6(host)
+        assert client_refuses(client, server, host) is (not is_public_address(address))
+        return
+    host = str(address)
     assert form_refuses(host) == client_refuses(client, server, host)
