@@ -183,10 +183,7 @@ def test_html_per_room_is_smaller_than_the_reference_directory(client, imported,
     assert len(page.content) / rooms < REFERENCE_BYTES_PER_ROOM
 
 
-def test_the_shared_cache_keeps_one_list_per_query_not_one_per_version(client, imported, settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "web"}
-    }
+def test_the_shared_cache_keeps_one_list_per_query_not_one_per_version(client, imported):
     room = Room.objects.public().first()
     for name in ["first", "second", "third"]:  # three data versions, as during a crawl
         room.name = name
