@@ -176,6 +176,13 @@ def test_sparkline_shows_the_trend_or_an_empty_state(client, imported):
     assert b'<svg class="spark"' in page and b"from 10 to 39" in page
 
 
+def test_with_adult_rooms_every_public_room_is_listed_with_its_join_link(
+    client, imported, many_per_page
+):
+    page = get(client, nsfw="1")
+    assert page.content.count(b"?public_key=") == Room.objects.public().count()
+
+
 def test_html_per_room_is_smaller_than_the_reference_directory(client, imported, many_per_page):
     page = get(client, nsfw="1")
     rooms = len(names(page))
