@@ -3,39 +3,22 @@ variables, its own database), directly and through CRAWLER_PROXY: the same rooms
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support import processes
 from tests.support.proxy import LoopbackProxy
 from tests.support.sogs import room
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def manage(*args: str, var: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "directory.settings",
-        "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
-        "VAR_DIR": str(var),
-        "READ_DOT_ENV_FILE": "false",
-        "REDIS_URL": "",
-        "CRAWLER_ALLOW_PRIVATE_ADDRESSES": "true",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    """`manage.py` on the SQLite file and the folder `var` alone (no Redis), as an operator."""
+    return processes.manage(
+        processes.django_env(f"sqlite:///{var / 'db.sqlite3'}", var, **env), *args
     )
 
 
