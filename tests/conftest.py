@@ -1,8 +1,11 @@
-"""Shared fixtures: the real snapshot, users with the moderators group, an imported directory."""
+"""Shared fixtures: the real snapshot, users with the moderators group, an imported directory,
+a private cache, a clock that tests move."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,28 @@ def _rebuild_in_the_request(settings):
     background thread rebuilds is tested on its own (tests/lib/test_rebuild.py)."""
     settings.REBUILD_IN_BACKGROUND = False
     settings.DATA_VERSION_SECONDS = 0
+
+
+@pytest.fixture
+def private_cache(settings) -> dict[str, str]:
+    """A fresh in-memory default cache of this test only (its own LOCATION and KEY_PREFIX), so no
+    page, listing or rate-limit count of another test is served or counted; its config."""
+    config = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": f"test-{uuid.uuid4()}",
+        "KEY_PREFIX": uuid.uuid4().hex,
+    }
+    settings.CACHES = {"default": config}
+    return config
+
+
+@pytest.fixture
+def clock(time_machine):
+    """time-machine's clock, started at the real time and ticking: `clock.shift(timedelta(...))`
+    is time passing, for the code under test (not for other processes or the database's own
+    clock)."""
+    time_machine.move_to(datetime.now(tz=UTC))
+    return time_machine
 
 
 @pytest.fixture

@@ -10,17 +10,16 @@ from django.utils import timezone
 
 from directory.crawl_report import build_report
 from directory.models import CrawlRun, Room, Server
+from tests.support.crawl_runs import finished_crawl
 
 OK, DOWN = Server.PollStatus.OK, Server.PollStatus.UNREACHABLE
 PROVEN, FAILED = Server.KeyState.PROVEN, Server.KeyState.FAILED
 
 
 def _run(hours_ago: float, rooms_found: int, states: dict) -> CrawlRun:
-    finished = timezone.now() - timedelta(hours=hours_ago)
-    return CrawlRun.objects.create(
-        started_at=finished - timedelta(minutes=2),
-        finished_at=finished,
-        status=CrawlRun.Status.FINISHED,
+    return finished_crawl(
+        timedelta(hours=hours_ago),
+        took=timedelta(minutes=2),
         rooms_found=rooms_found,
         server_states=states,
     )

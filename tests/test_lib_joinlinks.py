@@ -745,5 +745,6 @@ def test_finding_links_never_raises(text):
 @given(st.binary(max_size=2000), st.sampled_from([b"", b"<p>public_key=", b'[{"url": "']))
 def test_extractors_never_raise_on_arbitrary_bytes(body, prefix):
     for kind in ("html", "json", "markdown"):
-        extract(prefix + body, kind)
-    detect_source_kind(prefix + body)
+        for entry in extract(prefix + body, kind):
+            assert parse_join_link(entry.link.url) == entry.link
+    assert detect_source_kind(prefix + body) in ("html", "json", "markdown")

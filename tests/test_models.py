@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError
-from django.utils import timezone
 
 from directory.models import AgeRating, Listing, Room, Server, Tag
 
@@ -32,12 +31,12 @@ def test_server_key_is_unique(server):
         Server.objects.create(pubkey="b" * 64)
 
 
-def test_offline_rooms_leave_public_listings_after_the_grace_period(server, settings):
+def test_offline_rooms_leave_public_listings_after_the_grace_period(server, settings, clock):
     settings.OFFLINE_GRACE_DAYS = 7
+    stale = Room.objects.create(server=server, token="stale")  # seen now, then never again
+    assert set(Room.objects.public()) == {stale}
+    clock.shift(timedelta(days=8))
     fresh = Room.objects.create(server=server, token="fresh")
-    stale = Room.objects.create(
-        server=server, token="stale", last_seen=timezone.now() - timedelta(days=8)
-    )
     public = set(Room.objects.public())
     assert fresh in public and stale not in public
     assert Room.objects.filter(pk=stale.pk).exists()

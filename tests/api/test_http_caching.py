@@ -125,11 +125,8 @@ def test_too_many_requests_get_a_clear_json_429(client, imported, settings):
 
 
 def test_the_shared_cache_keeps_one_copy_per_listing_not_one_per_version(
-    client, imported, settings
+    client, imported, private_cache
 ):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "one"}
-    }
     room = Room.objects.public().first()
     for name in ["first", "second", "third"]:  # three data versions, as during a crawl
         room.name, room.sogs_room = name, {**room.sogs_room, "name": name}

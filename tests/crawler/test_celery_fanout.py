@@ -84,14 +84,25 @@ class WorkerKilled(BaseException):
     """Stands in for SIGKILL: not an Exception, so nothing on the way catches it."""
 
 
-@pytest.mark.django_db
-def test_a_poll_interrupted_mid_way_leaves_no_half_written_server(config, sogs, monkeypatch):
+def _stored_rooms() -> list[tuple]:
+    return list(Room.objects.order_by("token").values_list("token", "name", "last_seen"))
+
+
+def _crawled_then_changed(config, sogs):
+    """A server crawled once, then changed (a room added, one renamed), so that a second poll
+    has work to write; the server and the rooms stored by the first poll."""
     server = sogs([room("lobby"), room("dev")])
     run_crawl(config, server_urls=[server.join_link("lobby")])
-    before = list(Room.objects.order_by("token").values_list("token", "name", "last_seen"))
+    before = _stored_rooms()
     server.rooms.append(room("new"))
     server.add_room_routes(room("new"))
     server.rooms[0]["name"] = "Renamed"
+    return server, before
+
+
+@pytest.mark.django_db
+def test_a_poll_interrupted_mid_way_leaves_no_half_written_server(config, sogs, monkeypatch):
+    server, before = _crawled_then_changed(config, sogs)
 
     def killed(*args, **kwargs):
         raise WorkerKilled  # after the rooms were upserted, before the transaction commits
@@ -99,8 +110,7 @@ def test_a_poll_interrupted_mid_way_leaves_no_half_written_server(config, sogs, 
     monkeypatch.setattr(store, "mark_rooms_gone", killed)
     with pytest.raises(WorkerKilled):
         run_crawl(loopback_config(), server_urls=[server.join_link("lobby")])
-    after = list(Room.objects.order_by("token").values_list("token", "name", "last_seen"))
-    assert after == before
+    assert _stored_rooms() == before
     assert Server.objects.get().last_poll_status == Server.PollStatus.OK
 
 
@@ -130,12 +140,7 @@ def test_a_worker_killed_mid_poll_leaves_no_half_written_server(config, sogs):
 
     if connection.vendor != "postgresql":
         pytest.skip("another process cannot see the in-memory SQLite test database")
-    server = sogs([room("lobby"), room("dev")])
-    run_crawl(config, server_urls=[server.join_link("lobby")])
-    before = list(Room.objects.order_by("token").values_list("token", "name", "last_seen"))
-    server.rooms.append(room("new"))
-    server.add_room_routes(room("new"))
-    server.rooms[0]["name"] = "Renamed"
+    server, before = _crawled_then_changed(config, sogs)
     db = connection.settings_dict
     host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
     url = f"postgres://{db['USER']}:{db['PASSWORD']}@{host}/{db['NAME']}"
@@ -148,8 +153,7 @@ def test_a_worker_killed_mid_poll_leaves_no_half_written_server(config, sogs):
         timeout=60,
     )
     assert worker.returncode == -9, worker.stderr.decode()[-2000:]
-    after = list(Room.objects.order_by("token").values_list("token", "name", "last_seen"))
-    assert after == before
+    assert _stored_rooms() == before
     claimed = Server.objects.get().polling_started_at
     assert claimed is not None  # the dead worker's claim stays until it goes stale...
     assert (

@@ -13,30 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import processes
 from tests.support.proxy import LoopbackProxy
 from tests.support.sogs import room
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def manage(*args: str, var: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "directory.settings",
-        "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
-        "VAR_DIR": str(var),
-        "READ_DOT_ENV_FILE": "false",
-        "REDIS_URL": "",
-        "CRAWLER_ALLOW_PRIVATE_ADDRESSES": "true",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    """`manage.py` on the SQLite file and the folder `var` alone (no Redis), as an operator."""
+    return processes.manage(
+        processes.django_env(f"sqlite:///{var / 'db.sqlite3'}", var, **env), *args
     )
 
 
@@ -99,21 +84,12 @@ def test_crawl_command_exits_non_zero_when_it_cannot_run(tmp_path):
 def on_a_terminal(*args: str, var: Path, **env: str) -> tuple[int, str]:
     """Run `manage.py` with its standard output on a pseudo-terminal (its logs to a file):
     the exit code and everything the terminal showed."""
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "directory.settings",
-        "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
-        "VAR_DIR": str(var),
-        "READ_DOT_ENV_FILE": "false",
-        "REDIS_URL": "",
-        "CRAWLER_ALLOW_PRIVATE_ADDRESSES": "true",
-        **env,
-    }
+    environment = processes.django_env(f"sqlite:///{var / 'db.sqlite3'}", var, **env)
     master, slave = os.openpty()
     with open(var / "stderr.log", "wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "manage.py", *args],
-            cwd=REPO,
+            cwd=processes.REPO,
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=slave,

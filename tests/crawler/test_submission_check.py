@@ -33,20 +33,24 @@ def test_a_good_link_passes(sogs):
     assert "key proven" in submission.check_detail and submission.checked_at
 
 
-def test_a_missing_room_fails(sogs):
-    server = sogs([room("lobby")])
-    submission = _submit(server.join_link("nope"), server.pubkey, "nope")
+def _checked(join_url: str, pubkey: str, token: str) -> Submission:
+    """A submission of this link, after its check."""
+    submission = _submit(join_url, pubkey, token)
     submissions.check_submission(submission.pk)
     submission.refresh_from_db()
+    return submission
+
+
+def test_a_missing_room_fails(sogs):
+    server = sogs([room("lobby")])
+    submission = _checked(server.join_link("nope"), server.pubkey, "nope")
     assert submission.check_state == Submission.CheckState.FAILED
     assert "no room" in submission.check_detail
 
 
 def test_a_wrong_key_fails(sogs):
     server = sogs([room("lobby")])
-    submission = _submit(server.join_link("lobby", pubkey="12" * 32), "12" * 32, "lobby")
-    submissions.check_submission(submission.pk)
-    submission.refresh_from_db()
+    submission = _checked(server.join_link("lobby", pubkey="12" * 32), "12" * 32, "lobby")
     assert submission.check_state == Submission.CheckState.FAILED
     assert "does not hold the key" in submission.check_detail
 

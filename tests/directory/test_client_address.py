@@ -3,8 +3,6 @@ the API's throttles and the admin's login lock-outs."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.urls import reverse
 
@@ -13,16 +11,7 @@ from tests.test_deployment import _start_django
 LINK = "https://chat.example.org/{token}?public_key=" + "ab" * 32
 CLIENT, OTHER_CLIENT = "198.51.100.7", "203.0.113.9"
 
-
-@pytest.fixture(autouse=True)
-def private_cache(settings):
-    """Counts of this test only."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"client-address-{uuid.uuid4()}",
-        }
-    }
+pytestmark = pytest.mark.usefixtures("private_cache")  # counts of this test only
 
 
 def trust_proxies(settings, count: int) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -36,14 +35,8 @@ PROBE_BASE = (
 
 
 @pytest.fixture(autouse=True)
-def private_cache(settings):
-    """Copies shared through the cache stay within the test."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"freshness-{uuid.uuid4()}",
-        }
-    }
+def isolated(settings, private_cache):
+    """Copies shared through the cache stay within the test; every room on one page."""
     settings.WEB_ROOMS_PER_PAGE = 500
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import itertools
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -26,16 +25,9 @@ from directory.models import (
 
 
 @pytest.fixture(autouse=True)
-def own_caches(settings):
+def own_caches(settings, private_cache):
     """A private cache and key prefix per test, so no page or listing built by another test (or
-    before this test changed the data) is served."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"queries-{uuid.uuid4()}",
-            "KEY_PREFIX": uuid.uuid4().hex,
-        }
-    }
+    before this test changed the data) is served; every room on one page."""
     settings.WEB_ROOMS_PER_PAGE = 500
 
 

@@ -4,7 +4,6 @@ server page, the icon route and the listing API's `room_extra` show them."""
 from __future__ import annotations
 
 import io
-import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,16 +27,10 @@ ICON = png()
 
 
 @pytest.fixture(autouse=True)
-def isolated(settings, tmp_path):
-    """Uploads in a temporary MEDIA_ROOT; a private cache and no version memo, so the listing
-    shows an edit at once."""
+def isolated(settings, tmp_path, private_cache):
+    """Uploads in a temporary MEDIA_ROOT; a private cache (and, from tests/conftest.py, no
+    version memo), so the listing shows an edit at once."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"server-icon-{uuid.uuid4()}",
-        }
-    }
 
 
 @pytest.fixture

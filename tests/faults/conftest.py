@@ -102,14 +102,16 @@ def postgres_cluster(tmp_path_factory) -> Iterator[PostgresCluster]:
 _numbers = itertools.count(1)
 
 
+def _postgres_database(cluster: PostgresCluster) -> SharedDatabase:
+    name = f"faults_{next(_numbers)}"
+    cluster.create_database(name, template=TEMPLATE)
+    return SharedDatabase(cluster.url(name), "postgresql", lambda: cluster.connect(name))
+
+
 @pytest.fixture
 def private_postgres(postgres_cluster) -> SharedDatabase:
     """A fresh database on the private cluster (a copy of the migrated template)."""
-    name = f"faults_{next(_numbers)}"
-    postgres_cluster.create_database(name, template=TEMPLATE)
-    return SharedDatabase(
-        postgres_cluster.url(name), "postgresql", lambda: postgres_cluster.connect(name)
-    )
+    return _postgres_database(postgres_cluster)
 
 
 @pytest.fixture(scope="session")
@@ -120,15 +122,21 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def shared_database(request, tmp_path) -> SharedDatabase:
+def new_shared_database(request: pytest.FixtureRequest, folder: Path) -> SharedDatabase:
     """A database for processes to share, on the backend this test run is about: the private
-    PostgreSQL cluster when the tests run on PostgreSQL, a SQLite file otherwise."""
+    PostgreSQL cluster when the tests run on PostgreSQL, a SQLite file in `folder` otherwise.
+    It asks only for session fixtures, so a module-scoped fixture may call it too."""
     if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        return request.getfixturevalue("private_postgres")
-    path = tmp_path / "db.sqlite3"
+        return _postgres_database(request.getfixturevalue("postgres_cluster"))
+    path = folder / "db.sqlite3"
     shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
     return SharedDatabase(f"sqlite:///{path}", "sqlite", lambda: sqlite3.connect(path, timeout=20))
+
+
+@pytest.fixture
+def shared_database(request, tmp_path) -> SharedDatabase:
+    """A fresh shared database (see new_shared_database) for one test."""
+    return new_shared_database(request, tmp_path)
 
 
 # --- Simulated servers ------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 """Redis killed under a running site (granian, a Celery worker with beat, a private redis-server
 really stopped and started): the website and the JSON API answer from the database, within a
 bound and with the same content; a submission is saved and waits for its check; once Redis is
-back, beat queues the check again, the worker runs it and the cache fills again."""
+back, beat queues the check again, the worker runs it and the cache fills again.
+
+The outage is one story told in steps (Redis up, stuck, down, back), one test each; they share
+the running site (module scope), and each step first runs the steps before it, once, so any
+test also runs alone."""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +30,7 @@ from directory.lib.onion import x25519_pubkey
 from listings_api.caching import CACHE_PREFIX
 from tests.api.onion_client import OnionClient
 from tests.conftest import SNAPSHOT
-from tests.faults.conftest import SharedDatabase
+from tests.faults.conftest import SharedDatabase, new_shared_database
 from tests.support.processes import (
     Processes,
     django_env,
@@ -35,7 +41,7 @@ from tests.support.processes import (
 )
 from tests.support.proxy import LoopbackProxy
 from tests.support.redis_server import RedisServer
-from tests.support.sogs import room
+from tests.support.sogs import FakeSogs, room
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -44,12 +50,8 @@ BOUND = 3.0
 PROVIDER_PRIVKEY = bytes.fromhex("5e" * 32)
 COMMUNITY_LINK = re.compile(r'href="(/community/[0-9a-f]{64}/[^/"]+/)"')
 TITLE = re.compile(r"<title>(.*?)</title>|<h1[^>]*>(.*?)</h1>", re.S)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
+PAGE_LABELS = ("/", "room page", "/listings", "/listing/all", "/listing/all?sort=name")
+SUBMISSION_LABELS = ("GET /submit/", "POST /submit/", "submission status")
 
 
 class Site:
@@ -93,6 +95,14 @@ class Site:
         return self.request(
             phase, "POST /submit/", "POST", "/submit/", data=data, allow_redirects=False
         )
+
+    def over(self, bound: float, phase: str, labels: tuple[str, ...]) -> dict[str, float]:
+        """The answers of `phase` among `labels` that took longer than `bound` seconds."""
+        return {
+            label: self.times[label][phase]
+            for label in labels
+            if self.times.get(label, {}).get(phase, 0) > bound
+        }
 
     def report(self) -> str:
         phases = ("up", "stuck", "reload", "down", "back")
@@ -162,84 +172,6 @@ def _worker_with_beat(schedule: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def test_the_site_answers_from_the_database_while_redis_is_down(
-    shared_database: SharedDatabase, redis_server: RedisServer, sogs, network, tmp_path: Path
-):
-    db = shared_database
-    community = sogs([room("lobby"), room("dev")])
-    proxy = network(LoopbackProxy(hosts={"sogs.example": "127.0.0.1"}))
-    env = _environment(db, redis_server, proxy.url, tmp_path / "var")
-    imported = manage(env, "import_snapshot", str(SNAPSHOT))
-    assert imported.returncode == 0, imported.stderr[-3000:]
-    site = Site(free_port())
-    with Processes(tmp_path) as processes:
-        processes.start("web", web_server(site.port, threads=4), env)
-        processes.start("worker", _worker_with_beat(tmp_path / "var" / "beat-schedule"), env)
-        wait_for(lambda: _answers(site), 60, "the web server to answer")
-
-        # Redis up: the answers to compare with, and the cache in use.
-        room_path = COMMUNITY_LINK.search(site.get("warm", "/").text).group(1)
-        before = _pages(site, "up", room_path)
-        onion_before = site.onion("up", "/listings")
-        assert onion_before == (200, before["/listings"].content)
-        assert _cache_keys(redis_server, "web:home:") and _cache_keys(redis_server, CACHE_PREFIX)
-        processes.wait_for_output("worker", r"ready\.", timeout=60)
-
-        # Redis stuck (stopped, its connections open): every wait is a socket timeout.
-        os.kill(redis_server.process.pid, signal.SIGSTOP)
-        try:
-            for path in ["/listings", "/?sort=newest"]:
-                assert site.get("stuck", path).status_code == 200
-        finally:
-            os.kill(redis_server.process.pid, signal.SIGCONT)
-
-        # Redis down, and the web worker replaced (HUP), so nothing is in any process's
-        # memory: everything answers from the database, in time, with the same content.
-        redis_server.kill()
-        _reload_workers(processes)
-        # A new worker's first request loads the URLs, views and templates: not timed here.
-        assert site.get("reload", "/about/", "/about/ (new worker)").status_code == 200
-        _same_content(before, _pages(site, "down", room_path), room_path)
-        assert site.onion("down", "/listings") == onion_before
-        join_url = community.join_link("lobby", host="sogs.example")
-        submitted = site.submit("down", join_url)
-        assert submitted.status_code == 302, submitted.text[:2000]
-        status_path = submitted.headers["Location"]
-        status_page = site.get("down", status_path, "submission status")
-        assert "Waiting for the check" in status_page.text
-        assert "this page reloads itself" in status_page.text
-        assert _check_state(db, join_url)[:2] == ("pending", "waiting")
-        assert "could not queue the check of submission" in processes.output("web")
-        assert "Exception ignored" in processes.output("web")  # django-redis logs each one
-
-        # Redis back (empty, same port): beat queues the check again, the worker runs it.
-        redis_server.start()
-        back_at = time.monotonic()
-        wait_for(lambda: _check_state(db, join_url)[1] == "passed", 60, "the check to run")
-        checked_after = time.monotonic() - back_at
-        assert "key proven" in site.get("back", status_path, "submission status").text
-        assert "crawler.requeue_unchecked_submissions" in processes.output("worker")
-        # The cache fills again, rate limits count again, the website queues by itself again.
-        _same_content(before, _pages(site, "back", room_path), room_path)
-        assert site.get("back", "/?sort=messages").status_code == 200
-        assert _cache_keys(redis_server, "web:home:")
-        assert _cache_keys(redis_server, "throttle_listings_")
-        second_url = community.join_link("dev", host="sogs.example")
-        assert site.submit("back", second_url).status_code == 302
-        assert _cache_keys(redis_server, "web:rate:submit:")
-        wait_for(lambda: _check_state(db, second_url)[1] == "passed", 30, "the second check")
-        assert processes.output("web").count("could not queue the check") == 1
-
-    print(f"\n{site.report()}\nchecked {checked_after:.1f} s after Redis came back")
-    slow = {
-        label: times[phase]
-        for label, times in site.times.items()
-        for phase in ("stuck", "down")
-        if times.get(phase, 0) > BOUND
-    }
-    assert not slow, f"over {BOUND} s with Redis stuck or down: {slow}"
-
-
 def _reload_workers(processes: Processes) -> None:
     """granian's HUP: a new worker (empty memory) replaces the old one."""
     spawned = re.compile(r"Spawning worker-1 with PID: (\d+)")
@@ -259,6 +191,256 @@ def _answers(site: Site) -> bool:
         return site.http.get(site.base + "/healthz", timeout=10).status_code == 200
     except requests.RequestException:
         return False
+
+
+# --- The outage, step by step -------------------------------------------------------------------
+
+
+@dataclass
+class Up:
+    """Redis up: the answers to compare with, and the cache keys they left."""
+
+    room_path: str
+    pages: dict[str, requests.Response]
+    onion_listings: tuple[int, bytes]
+    home_keys: list[bytes]
+    listing_keys: list[bytes]
+
+
+@dataclass
+class Down:
+    """Redis down and the web worker replaced: what the site answered, and the submission."""
+
+    new_worker_about: int
+    pages: dict[str, requests.Response]
+    onion_listings: tuple[int, bytes]
+    join_url: str
+    submitted: requests.Response
+    status_path: str
+    status_page: str
+    check_state: tuple[str, str]
+    web_output: str
+
+
+@dataclass
+class Back:
+    """Redis back, empty, on the same port: the waiting check, run by the worker."""
+
+    checked_after: float
+    status_page: str
+    worker_output: str
+
+
+@dataclass
+class Refilled:
+    """After the check: the cache, rate limits and the site's own queueing, in use again."""
+
+    pages: dict[str, requests.Response]
+    messages_sort: int
+    home_keys: list[bytes]
+    throttle_keys: list[bytes]
+    second_submitted: int
+    rate_keys: list[bytes]
+    web_output: str
+
+
+@dataclass
+class Outage:
+    """The running site, the worker with beat, the private Redis and the simulated server. Each
+    step runs the steps before it (once) and records what its test checks."""
+
+    db: SharedDatabase
+    redis_server: RedisServer
+    community: FakeSogs
+    site: Site
+    processes: Processes
+    done: dict[str, object] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+
+    def _step(self, name: str, run: Callable[[], object]):
+        if name not in self.done:
+            assert name not in self.failed, f"the step {name!r} failed in an earlier test"
+            try:
+                self.done[name] = run()
+            except BaseException:
+                self.failed.add(name)
+                raise
+        return self.done[name]
+
+    def up(self) -> Up:
+        def run() -> Up:
+            site = self.site
+            room_path = COMMUNITY_LINK.search(site.get("warm", "/").text).group(1)
+            pages = _pages(site, "up", room_path)
+            onion = site.onion("up", "/listings")
+            home_keys = _cache_keys(self.redis_server, "web:home:")
+            listing_keys = _cache_keys(self.redis_server, CACHE_PREFIX)
+            self.processes.wait_for_output("worker", r"ready\.", timeout=60)
+            return Up(room_path, pages, onion, home_keys, listing_keys)
+
+        return self._step("up", run)
+
+    def stuck(self) -> dict[str, int]:
+        """Redis stopped (SIGSTOP), its connections open: every wait is a socket timeout."""
+
+        def run() -> dict[str, int]:
+            self.up()
+            pid = self.redis_server.process.pid
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                return {
+                    path: self.site.get("stuck", path).status_code
+                    for path in ["/listings", "/?sort=newest"]
+                }
+            finally:
+                os.kill(pid, signal.SIGCONT)
+
+        return self._step("stuck", run)
+
+    def down(self) -> Down:
+        """Redis killed, and the web worker replaced (HUP), so nothing is in any process's
+        memory; then the pages, the onion endpoint and a submission."""
+
+        def run() -> Down:
+            up, site = self.up(), self.site
+            self.stuck()
+            self.redis_server.kill()
+            _reload_workers(self.processes)
+            # A new worker's first request loads the URLs, views and templates: not timed here.
+            about = site.get("reload", "/about/", "/about/ (new worker)").status_code
+            pages = _pages(site, "down", up.room_path)
+            onion = site.onion("down", "/listings")
+            join_url = self.community.join_link("lobby", host="sogs.example")
+            submitted = site.submit("down", join_url)
+            assert submitted.status_code == 302, submitted.text[:2000]
+            status_path = submitted.headers["Location"]
+            status_page = site.get("down", status_path, "submission status").text
+            return Down(
+                about,
+                pages,
+                onion,
+                join_url,
+                submitted,
+                status_path,
+                status_page,
+                _check_state(self.db, join_url),
+                self.processes.output("web"),
+            )
+
+        return self._step("down", run)
+
+    def back(self) -> Back:
+        def run() -> Back:
+            down = self.down()
+            self.redis_server.start()
+            back_at = time.monotonic()
+            wait_for(
+                lambda: _check_state(self.db, down.join_url)[1] == "passed", 60, "the check to run"
+            )
+            checked_after = time.monotonic() - back_at
+            status_page = self.site.get("back", down.status_path, "submission status").text
+            return Back(checked_after, status_page, self.processes.output("worker"))
+
+        return self._step("back", run)
+
+    def refilled(self) -> Refilled:
+        def run() -> Refilled:
+            up, site, redis_server = self.up(), self.site, self.redis_server
+            self.back()
+            pages = _pages(site, "back", up.room_path)
+            messages_sort = site.get("back", "/?sort=messages").status_code
+            home_keys = _cache_keys(redis_server, "web:home:")
+            throttle_keys = _cache_keys(redis_server, "throttle_listings_")
+            second_url = self.community.join_link("dev", host="sogs.example")
+            second_submitted = site.submit("back", second_url).status_code
+            rate_keys = _cache_keys(redis_server, "web:rate:submit:")
+            wait_for(
+                lambda: _check_state(self.db, second_url)[1] == "passed", 30, "the second check"
+            )
+            return Refilled(
+                pages,
+                messages_sort,
+                home_keys,
+                throttle_keys,
+                second_submitted,
+                rate_keys,
+                self.processes.output("web"),
+            )
+
+        return self._step("refilled", run)
+
+
+@pytest.fixture(scope="module")
+def outage(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Outage]:
+    tmp_path = tmp_path_factory.mktemp("redis-down")
+    db = new_shared_database(request, tmp_path)
+    with ExitStack() as stack:
+        redis_server = stack.enter_context(RedisServer(tmp_path / "redis"))
+        community = stack.enter_context(FakeSogs([room("lobby"), room("dev")]))
+        proxy = stack.enter_context(LoopbackProxy(hosts={"sogs.example": "127.0.0.1"}))
+        env = _environment(db, redis_server, proxy.url, tmp_path / "var")
+        imported = manage(env, "import_snapshot", str(SNAPSHOT))
+        assert imported.returncode == 0, imported.stderr[-3000:]
+        site = Site(free_port())
+        processes = stack.enter_context(Processes(tmp_path))
+        processes.start("web", web_server(site.port, threads=4), env)
+        processes.start("worker", _worker_with_beat(tmp_path / "var" / "beat-schedule"), env)
+        wait_for(lambda: _answers(site), 60, "the web server to answer")
+        story = Outage(db, redis_server, community, site, processes)
+        yield story
+        back = story.done.get("back")
+        checked = f"checked {back.checked_after:.1f} s after Redis came back" if back else ""
+        print(f"\n{site.report()}\n{checked}")
+
+
+def test_with_redis_up_the_site_fills_the_cache(outage: Outage):
+    up = outage.up()
+    assert up.onion_listings == (200, up.pages["/listings"].content)
+    assert up.home_keys and up.listing_keys
+
+
+def test_a_stuck_redis_holds_no_answer_beyond_the_bound(outage: Outage):
+    assert outage.stuck() == {"/listings": 200, "/?sort=newest": 200}
+    slow = outage.site.over(BOUND, "stuck", ("/listings", "/?sort=newest"))
+    assert not slow, f"over {BOUND} s with Redis stuck: {slow}"
+
+
+def test_with_redis_down_a_new_web_worker_answers_the_same_from_the_database(outage: Outage):
+    up, down = outage.up(), outage.down()
+    assert down.new_worker_about == 200
+    _same_content(up.pages, down.pages, up.room_path)
+    assert down.onion_listings == up.onion_listings
+    slow = outage.site.over(BOUND, "down", (*PAGE_LABELS, "onion /listings"))
+    assert not slow, f"over {BOUND} s with Redis down: {slow}"
+
+
+def test_a_submission_while_redis_is_down_is_saved_and_waits_for_its_check(outage: Outage):
+    down = outage.down()
+    assert down.submitted.status_code == 302
+    assert "Waiting for the check" in down.status_page
+    assert "this page reloads itself" in down.status_page
+    assert down.check_state[:2] == ("pending", "waiting")
+    assert "could not queue the check of submission" in down.web_output
+    assert "Exception ignored" in down.web_output  # django-redis logs each one
+    slow = outage.site.over(BOUND, "down", SUBMISSION_LABELS)
+    assert not slow, f"over {BOUND} s with Redis down: {slow}"
+
+
+def test_once_redis_is_back_beat_queues_the_check_and_the_worker_runs_it(outage: Outage):
+    back = outage.back()
+    assert "key proven" in back.status_page
+    assert "crawler.requeue_unchecked_submissions" in back.worker_output
+
+
+def test_once_redis_is_back_the_cache_rate_limits_and_queueing_work_again(outage: Outage):
+    up, refilled = outage.up(), outage.refilled()
+    _same_content(up.pages, refilled.pages, up.room_path)
+    assert refilled.messages_sort == 200
+    assert refilled.home_keys
+    assert refilled.throttle_keys
+    assert refilled.second_submitted == 302
+    assert refilled.rate_keys
+    assert refilled.web_output.count("could not queue the check") == 1
 
 
 # --- The pieces, in process ---------------------------------------------------------------------

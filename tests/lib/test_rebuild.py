@@ -143,10 +143,7 @@ def test_a_first_build_that_fails_takes_no_place(settings):
     assert set(cache._slots) == {"page"}
 
 
-def test_processes_share_one_copy_per_key_through_the_cache(settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "sw"}
-    }
+def test_processes_share_one_copy_per_key_through_the_cache(private_cache):
     first, second = StaleWhileRebuild(max_keys=4), StaleWhileRebuild(max_keys=4)  # 2 processes
     builder = Builder()
     shared = {"cache_key": "page", "timeout": 60}

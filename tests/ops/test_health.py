@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from directory.celery import app as celery_app
 from directory.models import CrawlRun
+from tests.support.crawl_runs import finished_crawl
 
 
 def ready(client, **extra) -> tuple[int, dict[str, dict]]:
@@ -25,15 +26,6 @@ def ready(client, **extra) -> tuple[int, dict[str, dict]]:
     checks = {check["name"]: check for check in body["checks"]}
     assert body["status"] == ("ok" if response.status_code == 200 else "unavailable")
     return response.status_code, checks
-
-
-def finished_run(minutes_ago: float) -> CrawlRun:
-    finished = timezone.now() - timedelta(minutes=minutes_ago)
-    return CrawlRun.objects.create(
-        started_at=finished - timedelta(minutes=3),
-        finished_at=finished,
-        status=CrawlRun.Status.FINISHED,
-    )
 
 
 def closed_port() -> int:
@@ -84,7 +76,7 @@ def test_a_new_install_without_crawls_is_ready(client, transactional_db):
 
 def test_readyz_fails_while_the_last_crawl_is_stale(client, transactional_db, settings):
     settings.READY_MAX_CRAWL_AGE_MINUTES = 60
-    finished_run(minutes_ago=90)
+    finished_crawl(timedelta(minutes=90))
     CrawlRun.objects.create(status=CrawlRun.Status.RUNNING)  # a crawl running now changes nothing
     status, checks = ready(client)
     assert status == 503
@@ -92,7 +84,7 @@ def test_readyz_fails_while_the_last_crawl_is_stale(client, transactional_db, se
     assert checks["crawl"]["reason"] == "last crawl finished 90 min ago (limit 60)"
     assert checks["database"]["status"] == "ok"
 
-    finished_run(minutes_ago=1)
+    finished_crawl(timedelta(minutes=1))
     status, checks = ready(client)
     assert status == 200
     assert checks["crawl"]["reason"] == "last crawl finished 1 min ago"
@@ -102,20 +94,20 @@ def test_the_default_limit_is_two_source_crawl_intervals(client, transactional_d
     assert django_settings.READY_MAX_CRAWL_AGE_MINUTES == (
         django_settings.CRAWLER_SOURCES_INTERVAL_HOURS * 2 * 60
     )
-    finished_run(minutes_ago=django_settings.READY_MAX_CRAWL_AGE_MINUTES - 5)
+    finished_crawl(timedelta(minutes=django_settings.READY_MAX_CRAWL_AGE_MINUTES - 5))
     assert ready(client)[0] == 200
 
 
 def test_a_first_crawl_that_never_finishes_fails_after_the_limit(
-    client, transactional_db, settings
+    client, transactional_db, settings, clock
 ):
     settings.READY_MAX_CRAWL_AGE_MINUTES = 60
-    run = CrawlRun.objects.create(started_at=timezone.now() - timedelta(minutes=10))
+    CrawlRun.objects.create(started_at=timezone.now() - timedelta(minutes=10))
     status, checks = ready(client)
     assert status == 200
     assert checks["crawl"]["reason"] == "first crawl began 10 min ago, none finished yet"
 
-    CrawlRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(minutes=61))
+    clock.shift(timedelta(minutes=51))
     status, checks = ready(client)
     assert status == 503
     assert checks["crawl"]["reason"] == "no crawl finished in 61 min since the first began"
@@ -285,7 +277,7 @@ def database(transactional_db, tmp_path) -> Iterator[DatabaseSwitch]:
 
 
 def test_readyz_fails_while_the_database_is_down_and_recovers(client, database):
-    finished_run(minutes_ago=5)
+    finished_crawl(timedelta(minutes=5))
     assert ready(client)[0] == 200
 
     database.down()
@@ -307,13 +299,13 @@ def test_readyz_fails_while_the_database_is_down_and_recovers(client, database):
 
 
 def test_readyz_fails_while_the_crawl_is_stale_and_recovers_after_a_crawl(
-    client, transactional_db, settings
+    client, transactional_db, settings, clock
 ):
     """The other half of the acceptance test: staleness is by the clock, not by a failure."""
     settings.READY_MAX_CRAWL_AGE_MINUTES = 30
-    finished_run(minutes_ago=29)
+    finished_crawl(timedelta(minutes=29))
     assert ready(client)[0] == 200
-    CrawlRun.objects.update(finished_at=timezone.now() - timedelta(minutes=31))
+    clock.shift(timedelta(minutes=2))
     assert ready(client)[0] == 503
-    finished_run(minutes_ago=0)
+    finished_crawl(timedelta(minutes=0))
     assert ready(client)[0] == 200

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 from celery.signals import setup_logging
 from django.conf import settings as django_settings
-from django.utils import timezone
 
 from directory import celery as directory_celery
-from directory.models import CrawlRun
+from tests.support.crawl_runs import finished_crawl
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -187,8 +186,7 @@ def test_probes_are_logged_at_debug_and_scrapes_not_at_all(client, transactional
 
 def test_a_failing_probe_is_logged_at_info(client, transactional_db, request_log, settings):
     settings.READY_MAX_CRAWL_AGE_MINUTES = 5
-    finished = timezone.now() - timedelta(minutes=10)
-    CrawlRun.objects.create(started_at=finished, finished_at=finished, status="finished")
+    finished_crawl(timedelta(minutes=10), took=timedelta(0))
     assert client.get("/readyz").status_code == 503
     [record] = [record for record in request_log.records if record.name == "directory.requests"]
     assert (record.view, record.status, record.levelno) == ("readyz", 503, logging.INFO)

@@ -15,13 +15,13 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.test import Client
 from django.urls import include, path
-from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from directory.models import CrawlRun, Room, Server
 from directory.ops import metrics
 from listings_api import keys
+from tests.support.crawl_runs import finished_crawl
 
 REPO = Path(__file__).resolve().parents[2]
 ELSEWHERE = "203.0.113.9"  # a documentation address: not loopback
@@ -102,20 +102,9 @@ def test_metrics_allowed_ips_takes_networks(client, db, settings):
 
 
 def test_the_database_gauges_match_the_database(imported):
-    now = timezone.now()
-    CrawlRun.objects.create(
-        started_at=now - timedelta(hours=7, minutes=5),
-        finished_at=now - timedelta(hours=7),
-        status=CrawlRun.Status.FINISHED,
-        servers_ok=10,
-        servers_failed=1,
-    )
-    CrawlRun.objects.create(
-        started_at=now - timedelta(minutes=4, seconds=30),
-        finished_at=now - timedelta(minutes=2),
-        status=CrawlRun.Status.FINISHED,
-        servers_ok=12,
-        servers_failed=2,
+    finished_crawl(timedelta(hours=7), took=timedelta(minutes=5), servers_ok=10, servers_failed=1)
+    last = finished_crawl(
+        timedelta(minutes=2), took=timedelta(minutes=2, seconds=30), servers_ok=12, servers_failed=2
     )
     CrawlRun.objects.create(status=CrawlRun.Status.RUNNING)
     CrawlRun.objects.create(status=CrawlRun.Status.FAILED)
@@ -134,7 +123,7 @@ def test_the_database_gauges_match_the_database(imported):
     assert samples['directory_crawl_last_servers{outcome="ok"}'] == 12
     assert samples['directory_crawl_last_servers{outcome="failed"}'] == 2
     assert samples["directory_crawl_last_finished_timestamp_seconds{}"] == pytest.approx(
-        (now - timedelta(minutes=2)).timestamp()
+        last.finished_at.timestamp()
     )
     ok = Server.objects.filter(last_poll_status=Server.PollStatus.OK).count()
     never = Server.objects.filter(last_poll_status=Server.PollStatus.NEVER).count()

@@ -49,7 +49,23 @@ class RecordedRequest:
     body: bytes
 
 
-class BackgroundServer:
+class StartsInBlock:
+    """Something a test starts and stops, also as `with thing:` (started for the block)."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class BackgroundServer(StartsInBlock):
     """Runs ``self._httpd`` in ``self._thread``; a context manager that starts and stops it.
 
     ``stopping`` is set on stop, so long-running handlers can give up.
@@ -67,12 +83,6 @@ class BackgroundServer:
         self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class LoopbackServer(BackgroundServer):

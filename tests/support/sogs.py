@@ -16,12 +16,18 @@ import hmac
 import json
 import os
 import ssl
-from typing import Any
+from typing import Any, Self
 
 import nacl.bindings
 
 from directory.lib import onion
-from tests.support.loopback import LoopbackHandler, LoopbackServer, json_reply, reply
+from tests.support.loopback import (
+    LoopbackHandler,
+    LoopbackServer,
+    StartsInBlock,
+    json_reply,
+    reply,
+)
 
 # A 1x1 PNG, as room images are (any real PNG would do).
 PNG = base64.b64decode(
@@ -60,7 +66,20 @@ def pinned_message(message_id: int, pinned_by: str, pinned_at: float) -> dict[st
     return {"id": message_id, "pinned_at": pinned_at, "pinned_by": pinned_by}
 
 
-class FakeSogs:
+class _OnLoopback(StartsInBlock):
+    """Started and stopped with its `server` (a LoopbackServer)."""
+
+    server: LoopbackServer
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class FakeSogs(_OnLoopback):
     """A modern SOGS: /capabilities, /rooms, /room/<t>, /r/<t>/, files, and /oxen/v4/lsrpc."""
 
     def __init__(
@@ -101,19 +120,6 @@ class FakeSogs:
         if data.get("image_id") is not None:
             image = self.images.setdefault(data["image_id"], PNG)
             self.server.route(f"/room/{token}/file/{data['image_id']}", reply(image))
-
-    def start(self) -> FakeSogs:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> FakeSogs:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
@@ -158,7 +164,7 @@ class FakeSogs:
         return 404, b"not found"
 
 
-class FakeLegacySogs:
+class FakeLegacySogs(_OnLoopback):
     """A rust-sogs style legacy server: `GET /` and `POST /loki/v3/lsrpc` only; its endpoints
     answer as pysogs' emulation of them does (`sogs/routes/legacy.py`)."""
 
@@ -184,19 +190,6 @@ class FakeLegacySogs:
             reply(b"This is a Session open group server.", headers={"Content-Type": "text/plain"}),
         )
         self.server.route("/loki/v3/lsrpc", self._v3)
-
-    def start(self) -> FakeLegacySogs:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> FakeLegacySogs:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def join_link(self, token: str) -> str:
         return f"{self.server.url('').rstrip('/')}/{token}?public_key={self.pubkey}"

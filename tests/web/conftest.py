@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,14 +12,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(autouse=True)
-def private_cache(settings):
-    """A fresh in-memory cache, so cached pages and rate limits never leak between tests."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"web-{uuid.uuid4()}",
-        }
-    }
+def _private_cache(private_cache):
+    """Cached pages and rate limits never leak between tests."""
 
 
 @pytest.fixture(autouse=True)

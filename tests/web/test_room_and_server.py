@@ -17,6 +17,14 @@ def room(imported) -> Room:
     return Room.objects.select_related("server").get(token="ai")
 
 
+def test_room_page_has_a_stable_url_from_key_and_token(client, room):
+    url = room.get_absolute_url()
+    assert room.server.pubkey in url and url.endswith("/ai/")
+    page = client.get(url.replace("/ai/", "/AI/"))
+    assert page.status_code == 200
+    assert room.join_url.encode() in page.content
+
+
 def test_room_page_shows_join_link_qr_and_facts(client, room):
     page = client.get(room.get_absolute_url()).content.decode()
     assert room.join_url in page
@@ -107,6 +115,12 @@ def test_unknown_room_is_a_friendly_404(client, imported):
     response = client.get("/community/" + "0" * 64 + "/nothing/")
     assert response.status_code == 404
     assert b"Page not found" in response.content and b"Search communities" in response.content
+
+
+def test_room_without_icon_has_no_icon_url(client, room):
+    assert room.icon_url == ""
+    url = reverse("room_icon", kwargs={"pubkey": room.server.pubkey, "token": room.token})
+    assert client.get(url).status_code == 404
 
 
 def test_icons_are_our_own_copies_and_blurred_for_adult_rooms(client, room, settings, tmp_path):

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from directory.models import AgeRating, Room
 
 PAGES = ["home", "join_help", "about", "submit"]
-HOSTILE = [
-    '"><img src=x onerror=alert(1)>',
-    "<script>alert(1)</script>",
-    "\u202egnp.exe\u202c <svg onload=alert(1)>",
-    "javascript:alert(1)",
-]
+# Hostile room text -> how the pages show it (HTML-escaped, bidi controls dropped) and how the
+# feed's entry title does (XML-escaped: quotes stay, as text content may hold them).
+HOSTILE = {
+    '"><img src=x onerror=alert(1)>': (
+        "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;",
+        '"&gt;&lt;img src=x onerror=alert(1)&gt;',
+    ),
+    '"><img src=x onerror=alert(1)><script>x</script>': (
+        "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;x&lt;/script&gt;",
+        '"&gt;&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;x&lt;/script&gt;',
+    ),
+    "<script>alert(1)</script>": ("&lt;script&gt;alert(1)&lt;/script&gt;",) * 2,
+    "\u202egnp.exe\u202c <svg onload=alert(1)>": ("gnp.exe &lt;svg onload=alert(1)&gt;",) * 2,
+    "javascript:alert(1)": ("javascript:alert(1)",) * 2,
+}
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -65,28 +76,57 @@ def test_atom_feed_of_new_communities(client, imported):
     assert b"<entry>" in response.content
 
 
-def test_api_link_appears_only_when_the_route_exists(client, imported):
+def test_api_link_is_shown_since_the_api_route_exists(client, imported):
     from directory.templatetags.directory_tags import optional_url
 
+    assert optional_url("api_home") == reverse("api_home") == "/api/"
     page = client.get(reverse("about")).content.decode()
-    assert (optional_url("api_home") != "") == (">API</a>" in page)
+    assert page.count('<a href="/api/">API</a>') == 2  # the header and the footer
     assert optional_url("no_such_route") == ""
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
-def test_hostile_room_text_renders_as_inert_text(client, imported, hostile):
+def test_hostile_room_text_renders_as_inert_text(client, imported, settings, hostile):
+    settings.WEB_ROOMS_PER_PAGE = 500  # the plain home page lists every safe room
     room = Room.objects.select_related("server").get(token="ai")
-    Room.objects.filter(pk=room.pk).update(name=hostile, description=hostile)
-    Room.objects.filter(pk=room.pk).update(last_seen=room.last_seen)  # refresh caches
-    for url in (reverse("home") + "?q=alert", room.get_absolute_url(), "/feed/new.atom"):
-        page = client.get(url).content.decode()
+    # Newest, so the feed lists it. No page was built yet: each is built from this text.
+    Room.objects.filter(pk=room.pk).update(
+        name=hostile, description=hostile, included_at=timezone.now()
+    )
+    escaped, in_feed = HOSTILE[hostile]
+    homes = [client.get(reverse("home"), query).content.decode() for query in ({}, {"q": "alert"})]
+    room_page = client.get(room.get_absolute_url()).content.decode()
+    feed = client.get("/feed/new.atom").content.decode()
+    for home in homes:
+        assert f'/ai/">{escaped}</a></h2>' in home
+        assert f'<p class="desc">{escaped}</p>' in home
+    assert f"<h1>{escaped}</h1>" in room_page
+    assert f'<p class="description">{escaped}</p>' in room_page
+    assert f"<title>{escaped} · Session Communities</title>" in room_page
+    assert f"<entry><title>{in_feed}</title>" in feed
+    for page in (*homes, room_page, feed):
         assert "<script>alert" not in page
+        assert "<script>x" not in page
         assert "<img src=x" not in page
         assert "<svg onload" not in page
         assert 'href="javascript:' not in page
         assert "\u202e" not in page and "\u202c" not in page
-    page = client.get(room.get_absolute_url()).content.decode()
-    assert "&lt;" in page or "javascript:alert(1)" in page
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason='directory/feeds.py: Atom summaries are type="html" (Django\'s Atom1Feed), but the '
+    "room's description goes in as plain text, so a reader renders its markup",
+)
+def test_hostile_description_stays_text_in_the_feed_summary(client, imported):
+    Room.objects.filter(token="ai").update(
+        description='<img src=x onerror="alert(1)">', included_at=timezone.now()
+    )
+    feed = client.get("/feed/new.atom").content.decode()
+    first_summary = re.search(r'<summary type="html">(.*?)</summary>', feed).group(1)
+    # A reader unescapes type="html" content once and renders what comes out as markup.
+    assert "<img" not in html.unescape(first_summary)
 
 
 def test_hostile_text_cannot_break_out_of_json_ld(client, imported):
