@@ -3,5 +3,5 @@ and live demo site (tests/web) for the browser tests here."""
 
 from __future__ import annotations
 
-from tests.web.conftest import private_cache  # noqa: F401 (autouse)
+from tests.web.conftest import _private_cache  # noqa: F401 (autouse)
 from tests.web.test_browser import browser, site  # noqa: F401 (fixtures)
