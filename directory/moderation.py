@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
+def _locked(objects: QuerySet) -> QuerySet:
+    """The rows of ``objects``, locked for the change: by primary key, since an admin's queryset
+    may carry annotations (a room count) and PostgreSQL locks no grouped rows."""
+    return objects.model.objects.filter(pk__in=objects.values("pk")).select_for_update()
+
+
 @transaction.atomic
 def set_age_rating(
     rooms: QuerySet[Room], rating: str, reason: changes.PublicReason | None = None
@@ -29,7 +35,7 @@ def set_age_rating(
         raise ValueError(f"Unknown age rating {rating!r}.")
     now = timezone.now()
     count = 0
-    for room in rooms.select_for_update(of=("self",)):
+    for room in _locked(rooms):
         changed = ["age_rating"] if room.age_rating != rating else []
         room.age_rating = rating
         room.rating_verified_at = now
@@ -46,7 +52,7 @@ def set_flag(
     """Set a curated boolean (hidden, pinned) on each object, through save() for the history;
     hiding and un-hiding are public changes, recorded with the reason (directory/changes.py)."""
     count = 0
-    for obj in objects.select_for_update(of=("self",)):
+    for obj in _locked(objects):
         if getattr(obj, field) != value:
             setattr(obj, field, value)
             changes.save_with_reason(obj, [field], reason, update_fields=[field])
