@@ -3,30 +3,14 @@
 
 from __future__ import annotations
 
-import pytest
 from django.urls import reverse
 
 from directory import changes, moderation
 from directory.changes import PublicReason
 from directory.models import AgeRating, Listing, PublicChange, Room, Server, Submission
+from tests.support.admin import admin_action
 
 Action, Reason = PublicChange.Action, PublicChange.Reason
-
-
-@pytest.fixture
-def room(imported) -> Room:
-    return Room.objects.select_related("server").get(token="android")
-
-
-@pytest.fixture
-def signed_in(client, moderator):
-    client.force_login(moderator)
-    return client
-
-
-def _act(client, model: str, action: str, pks: list[int], **extra):
-    data = {"action": action, "_selected_action": pks, "index": 0, **extra}
-    return client.post(reverse(f"admin:directory_{model}_changelist"), data, follow=True)
 
 
 def _room_form(room: Room, **changes) -> dict:
@@ -44,7 +28,7 @@ def _room_form(room: Room, **changes) -> dict:
 
 
 def test_hiding_stores_the_reason_with_the_history_entry(signed_in, moderator, room):
-    _act(
+    admin_action(
         signed_in,
         "room",
         "hide_rooms",
@@ -67,7 +51,7 @@ def test_hiding_stores_the_reason_with_the_history_entry(signed_in, moderator, r
 
 
 def test_the_public_record_names_no_moderator_and_no_private_note(client, signed_in, room):
-    _act(
+    admin_action(
         signed_in,
         "room",
         "hide_rooms",
@@ -91,8 +75,10 @@ def test_the_public_record_names_no_moderator_and_no_private_note(client, signed
 def test_rooms_delisted_for_illegal_content_are_named_by_server_and_token(client, signed_in, room):
     room.description = "Unspeakable things here"
     room.save()
-    _act(signed_in, "room", "set_age_rating", [room.pk], age_rating="nsfw", public_reason="rating")
-    _act(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.ILLEGAL)
+    admin_action(
+        signed_in, "room", "set_age_rating", [room.pk], age_rating="nsfw", public_reason="rating"
+    )
+    admin_action(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.ILLEGAL)
     page = client.get(reverse("changes")).content.decode()
     feed = client.get(reverse("feed_changes")).content.decode()
     for text in (page, feed):
@@ -104,11 +90,15 @@ def test_rooms_delisted_for_illegal_content_are_named_by_server_and_token(client
 
 
 def test_unhiding_rating_and_server_changes_are_recorded(signed_in, room):
-    _act(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.DEAD)
-    _act(signed_in, "room", "unhide_rooms", [room.pk], public_reason=Reason.OPERATOR)
-    _act(signed_in, "room", "set_age_rating", [room.pk], age_rating="sfw", public_reason="rating")
-    _act(signed_in, "room", "set_age_rating", [room.pk], age_rating="sfw", public_reason="rating")
-    _act(signed_in, "server", "hide_servers", [room.server.pk], public_reason=Reason.SPAM)
+    admin_action(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.DEAD)
+    admin_action(signed_in, "room", "unhide_rooms", [room.pk], public_reason=Reason.OPERATOR)
+    admin_action(
+        signed_in, "room", "set_age_rating", [room.pk], age_rating="sfw", public_reason="rating"
+    )
+    admin_action(
+        signed_in, "room", "set_age_rating", [room.pk], age_rating="sfw", public_reason="rating"
+    )
+    admin_action(signed_in, "server", "hide_servers", [room.server.pk], public_reason=Reason.SPAM)
     recorded = list(
         PublicChange.objects.order_by("pk").values_list("action", "reason", "room_token")
     )
@@ -121,13 +111,13 @@ def test_unhiding_rating_and_server_changes_are_recorded(signed_in, room):
 
 
 def test_server_actions_need_a_reason(signed_in, room):
-    response = _act(signed_in, "server", "hide_servers", [room.server.pk])
+    response = admin_action(signed_in, "server", "hide_servers", [room.server.pk])
     assert "Choose a public reason first" in response.text
     assert not Server.objects.get(pk=room.server.pk).hidden
 
 
 def test_other_needs_a_public_text(signed_in, room):
-    response = _act(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.OTHER)
+    response = admin_action(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.OTHER)
     assert "needs a public text" in response.text
     assert not Room.objects.get(pk=room.pk).hidden
 
@@ -152,7 +142,7 @@ def test_the_change_form_asks_for_a_reason_when_hiding_or_rating(signed_in, mode
 
 
 def test_reverting_from_the_history_asks_for_a_reason_too(signed_in, room):
-    _act(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.SPAM)
+    admin_action(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.SPAM)
     shown = room.history.filter(hidden=False).order_by("history_id").first()
     url = reverse("admin:directory_room_simple_history", args=[room.pk, shown.history_id])
     refused = signed_in.post(url, _room_form(Room.objects.get(pk=room.pk), hidden=""))
@@ -209,7 +199,7 @@ def test_approving_the_submission_of_a_delisted_room_relists_it_in_the_record(ro
 
 
 def test_the_history_page_and_the_moderation_log_attribute_each_action(signed_in, room):
-    _act(
+    admin_action(
         signed_in,
         "room",
         "hide_rooms",
@@ -218,7 +208,7 @@ def test_the_history_page_and_the_moderation_log_attribute_each_action(signed_in
         public_reason_text="Ads",
         private_note="seen in three rooms",
     )
-    _act(signed_in, "room", "pin_rooms", [room.pk])
+    admin_action(signed_in, "room", "pin_rooms", [room.pk])
     history = signed_in.get(reverse("admin:directory_room_history", args=[room.pk])).text
     assert "Spam: Ads" in history and "seen in three rooms" in history and "mod" in history
     log_url = reverse("admin:moderation_log")
@@ -230,7 +220,7 @@ def test_the_history_page_and_the_moderation_log_attribute_each_action(signed_in
 
 
 def test_the_public_record_in_the_admin_is_read_only(signed_in, room):
-    _act(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.SPAM)
+    admin_action(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.SPAM)
     change = PublicChange.objects.get()
     listing = signed_in.get(reverse("admin:directory_publicchange_changelist"), {"reason": "spam"})
     assert listing.status_code == 200 and room.token in listing.text

@@ -21,24 +21,9 @@ from directory.models import (
     Submission,
     Tag,
 )
+from tests.support.admin import admin_action
 
 KEY = "ab" * 32
-
-
-@pytest.fixture
-def room(imported) -> Room:
-    return Room.objects.select_related("server").get(token="android")
-
-
-@pytest.fixture
-def signed_in(client, moderator):
-    client.force_login(moderator)
-    return client
-
-
-def _act(client, model: str, action: str, pks: list[int], **extra):
-    data = {"action": action, "_selected_action": pks, "index": 0, **extra}
-    return client.post(reverse(f"admin:directory_{model}_changelist"), data, follow=True)
 
 
 def test_the_moderators_group_is_exactly_the_role(db):
@@ -64,12 +49,12 @@ def test_the_migration_repairs_a_widened_group(db):
 
 def test_a_moderator_rates_tags_and_hides_with_a_reason(signed_in, moderator, room):
     tag = Tag.objects.create(slug="phones", label="phones")
-    rated = _act(
+    rated = admin_action(
         signed_in, "room", "set_age_rating", [room.pk], age_rating="sfw", public_reason="rating"
     )
     assert "Rated 1 rooms" in rated.text
-    _act(signed_in, "room", "add_tag", [room.pk], tag=tag.pk)
-    hidden = _act(
+    admin_action(signed_in, "room", "add_tag", [room.pk], tag=tag.pk)
+    hidden = admin_action(
         signed_in, "room", "hide_rooms", [room.pk], public_reason="spam", public_reason_text="Ads"
     )
     assert "Hid 1 rooms" in hidden.text
@@ -81,7 +66,7 @@ def test_a_moderator_rates_tags_and_hides_with_a_reason(signed_in, moderator, ro
 
 
 def test_hiding_without_a_reason_changes_nothing(signed_in, room):
-    response = _act(signed_in, "room", "hide_rooms", [room.pk])
+    response = admin_action(signed_in, "room", "hide_rooms", [room.pk])
     assert "Choose a public reason first" in response.text
     room.refresh_from_db()
     assert not room.hidden and not PublicChange.objects.exists()
@@ -96,8 +81,14 @@ def test_a_moderator_approves_a_submission_and_resolves_a_report(signed_in, mode
         check_state=Submission.CheckState.PASSED,
     )
     report = Report.objects.create(room=room, kind=Report.Kind.DEAD)
-    assert "Approved 1 submission" in _act(signed_in, "submission", "approve", [submission.pk]).text
-    assert "Marked 1 report(s) resolved" in _act(signed_in, "report", "resolve", [report.pk]).text
+    assert (
+        "Approved 1 submission"
+        in admin_action(signed_in, "submission", "approve", [submission.pk]).text
+    )
+    assert (
+        "Marked 1 report(s) resolved"
+        in admin_action(signed_in, "report", "resolve", [report.pk]).text
+    )
     submission.refresh_from_db()
     report.refresh_from_db()
     assert (submission.status, submission.decided_by) == (Submission.Status.APPROVED, moderator)
@@ -110,7 +101,7 @@ def test_a_moderator_reads_the_crawl_report_and_polls_a_server(signed_in, room, 
     sent: list = []
     monkeypatch.setattr(current_app, "send_task", lambda name, args: sent.append((name, args)))
     assert signed_in.get(reverse("admin:directory_crawlrun_report")).status_code == 200
-    _act(signed_in, "server", "poll_now", [room.server.pk])
+    admin_action(signed_in, "server", "poll_now", [room.server.pk])
     assert sent == [("crawler.poll_server", [room.server.pk])]
 
 
@@ -163,7 +154,7 @@ def test_rooms_and_servers_cannot_be_deleted(signed_in, room):
         url = reverse(f"admin:directory_{model}_delete", args=[pk])
         assert signed_in.get(url).status_code == 403
         assert signed_in.post(url, {"post": "yes"}).status_code == 403
-        _act(signed_in, model, "delete_selected", [pk], post="yes")
+        admin_action(signed_in, model, "delete_selected", [pk], post="yes")
     assert Room.objects.filter(pk=room.pk).exists()
     assert Server.objects.filter(pk=room.server.pk).exists()
 
