@@ -17,7 +17,8 @@ SNAPSHOT = REPO / "fixtures" / "snapshot" / "servers.json"
 @pytest.fixture(autouse=True)
 def _rebuild_in_the_request(settings):
     """A test that changes data reads the change at once; serving the previous copy while a
-    background thread rebuilds is tested on its own (tests/lib/test_rebuild.py)."""
+    background thread rebuilds is tested on its own
+    (tests/directory/test_stale_while_rebuild.py)."""
     settings.REBUILD_IN_BACKGROUND = False
     settings.DATA_VERSION_SECONDS = 0
 

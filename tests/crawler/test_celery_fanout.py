@@ -18,8 +18,8 @@ from crawler.pipeline import run_crawl
 from directory.celery import broker_settings, make_broker_folders
 from directory.models import Room, Server
 from tests.crawler.conftest import loopback_config
+from tests.directory.test_celery import _redis_url
 from tests.support.sogs import room
-from tests.test_celery_roundtrip import _redis_url
 
 
 def _fan_out(conf: dict, servers: list) -> None:

@@ -7,8 +7,8 @@ import pytest
 
 from crawler.pipeline import run_crawl
 from directory.models import Server
+from tests.directory.web.conftest import _private_cache  # noqa: F401  (autouse: a cache of its own)
 from tests.support.sogs import room
-from tests.web.conftest import _private_cache  # noqa: F401  (autouse: a cache of its own)
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from directory.models import Room
-from tests.web.conftest import _private_cache  # noqa: F401 (autouse)
-from tests.web.test_browser import browser, site  # noqa: F401 (fixtures)
+from tests.directory.web.conftest import _private_cache  # noqa: F401 (autouse)
+from tests.directory.web.test_browser import browser, site  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.test_deployment import _start_django
+from tests.directory.ops.test_deployment import _start_django
 
 LINK = "https://chat.example.org/{token}?public_key=" + "ab" * 32
 CLIENT, OTHER_CLIENT = "198.51.100.7", "203.0.113.9"

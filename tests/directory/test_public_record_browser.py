@@ -1,4 +1,4 @@
-"""In a real browser (Debian's Chromium, as tests/web/test_browser.py drives it): a moderator
+"""In a real browser (Debian's Chromium, as tests/directory/web/test_browser.py does): a moderator
 signs in with a second factor, hides a room with a public reason, and the room leaves the home
 page and /listing/all while the public record and its feed show why, without the moderator."""
 
@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from directory.models import Listing, Room
 from directory.roles import MODERATOR_PERMISSIONS, MODERATORS, create_moderator, sync_group
+from tests.directory.web.test_browser import ARTIFACTS, CHROMIUM, Watched
 from tests.support.totp import totp
-from tests.web.test_browser import ARTIFACTS, CHROMIUM, Watched
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason="Chromium missing: run `make browser`"

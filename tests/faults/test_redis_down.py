@@ -28,9 +28,9 @@ from kombu.exceptions import OperationalError
 
 from directory.lib.onion import x25519_pubkey
 from listings_api.caching import CACHE_PREFIX
-from tests.api.onion_client import OnionClient
 from tests.conftest import SNAPSHOT
 from tests.faults.conftest import SharedDatabase, new_shared_database
+from tests.support.onion_client import OnionClient
 from tests.support.processes import (
     Processes,
     django_env,

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.api.conftest import PROVIDER_PUBKEY_HEX
-from tests.api.onion_client import OnionClient, bdecode_strings, v4_payload
+from tests.listings_api.conftest import PROVIDER_PUBKEY_HEX
+from tests.support.onion_client import OnionClient, bdecode_strings, v4_payload
 
 HOST = "directory.example"
 TARGET = "/oxen/v4/lsrpc"

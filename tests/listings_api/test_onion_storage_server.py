@@ -22,9 +22,9 @@ import requests
 from django.test import Client
 
 from listings_api import keys
-from tests.api.conftest import PROVIDER_PRIVKEY, PROVIDER_PUBKEY_HEX
-from tests.api.onion_client import OnionClient
+from tests.listings_api.conftest import PROVIDER_PRIVKEY, PROVIDER_PUBKEY_HEX
 from tests.listings_api.test_onion_corpus import CASES, HOST, desktop, prepare, send
+from tests.support.onion_client import OnionClient
 from tests.support.processes import Processes, django_env, free_port, manage, wait_for, web_server
 
 HOP_HEADERS = {

@@ -27,8 +27,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Self
 
-REPO = Path(__file__).resolve().parents[2]
-
+from tests.conftest import REPO
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ def test_docs_page_uses_our_own_static_files(client):
 
 
 def test_api_page_shows_the_provider_key_and_endpoints(client, db):
-    from tests.api.conftest import PROVIDER_PUBKEY_HEX
+    from tests.listings_api.conftest import PROVIDER_PUBKEY_HEX
 
     page = client.get("/api/")
     text = page.content.decode()

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import DatabaseError
@@ -21,9 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from directory.models import CrawlRun, Room, Server
 from directory.ops import metrics
 from listings_api import keys
+from tests.conftest import REPO
 from tests.support.crawl_runs import finished_crawl
 
-REPO = Path(__file__).resolve().parents[2]
 ELSEWHERE = "203.0.113.9"  # a documentation address: not loopback
 
 

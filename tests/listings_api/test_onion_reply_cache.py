@@ -8,7 +8,7 @@ import pytest
 from directory.freshness import DataVersion
 from directory.models import Room
 from listings_api import lsrpc
-from tests.api.test_onion_endpoint import onion_get
+from tests.listings_api.test_onion_endpoint import onion_get
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ from celery.signals import setup_logging
 from django.conf import settings as django_settings
 
 from directory import celery as directory_celery
+from tests.conftest import REPO
 from tests.support.crawl_runs import finished_crawl
-
-REPO = Path(__file__).resolve().parents[2]
 
 CRAWLER_EVENT = textwrap.dedent(
     """

@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 import struct
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from directory.lib.onion import build_v4_request
 from listings_api import keys, lsrpc
-from tests.api.conftest import PROVIDER_PRIVKEY, PROVIDER_PUBKEY_HEX
-from tests.api.onion_client import OnionClient, bencode_strings
+from tests.conftest import REPO
+from tests.listings_api.conftest import PROVIDER_PRIVKEY, PROVIDER_PUBKEY_HEX
+from tests.support.onion_client import OnionClient, bencode_strings
 
 SCHEMES = ["aes-gcm", "xchacha20", "gcm", "xchacha20-poly1305", None]
-REPO = Path(__file__).resolve().parents[2]
 _VECTOR_FILES = [
     REPO / "fixtures/onion-test-vectors.json",
     REPO.parent / "shared/reference/onion-test-vectors.json",

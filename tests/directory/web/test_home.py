@@ -13,7 +13,7 @@ from django.utils import timezone
 from directory import moderation
 from directory.browse import RoomQuery, filter_rooms
 from directory.models import AgeRating, Room, RoomTag, Server, Tag
-from tests.web.conftest import add_history
+from tests.directory.web.conftest import add_history
 
 REFERENCE_BYTES_PER_ROOM = 146 * 1024 / 97  # sessioncommunities.info: 146 KB for 97 rooms
 

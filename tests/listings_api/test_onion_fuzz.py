@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.conftest import PROVIDER_PUBKEY_HEX, buffered
-from tests.api.onion_client import OnionClient, bencode_strings
+from tests.listings_api.conftest import PROVIDER_PUBKEY_HEX, buffered
+from tests.support.onion_client import OnionClient, bencode_strings
 
 FUZZ_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "2500"))
 FUZZ = settings(

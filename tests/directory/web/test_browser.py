@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
 from directory.models import AgeRating, Room
+from tests.conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -26,7 +26,7 @@ ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = REPO / "test-artifacts"
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason="Chromium missing: run `make browser`"
@@ -48,7 +48,7 @@ def site(transactional_db, live_server):
     """The demo directory (97 rooms), one room rated adult and one with 30 days of history."""
     from directory.formats.snapshot import import_snapshot
     from tests.conftest import SNAPSHOT
-    from tests.web.conftest import add_history
+    from tests.directory.web.conftest import add_history
 
     import_snapshot(SNAPSHOT)
     Room.objects.filter(token="ai").update(age_rating=AgeRating.NSFW)

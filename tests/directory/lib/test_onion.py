@@ -6,7 +6,6 @@ import base64
 import contextlib
 import json
 import struct
-from pathlib import Path
 from typing import Any
 
 import nacl.bindings
@@ -26,10 +25,10 @@ from directory.lib.onion import (
     MalformedPayload,
     OnionError,
 )
+from tests.conftest import REPO
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURE_VECTORS = REPO_ROOT / "fixtures/onion-test-vectors.json"
-SHARED_VECTORS = REPO_ROOT.parent / "shared/reference/onion-test-vectors.json"
+FIXTURE_VECTORS = REPO / "fixtures/onion-test-vectors.json"
+SHARED_VECTORS = REPO.parent / "shared/reference/onion-test-vectors.json"
 
 
 def _load_vectors() -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -25,8 +24,9 @@ from directory.lib.roomtext import (
     repair_mojibake,
     split_trailing_hashtags,
 )
+from tests.conftest import REPO
 
-SNAPSHOT = Path(__file__).resolve().parent.parent / "fixtures" / "snapshot"
+SNAPSHOT = REPO / "fixtures" / "snapshot"
 BIDI_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 

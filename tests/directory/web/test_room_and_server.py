@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from directory.models import AgeRating, Report, Room, Server
-from tests.web.conftest import add_history
+from tests.directory.web.conftest import add_history
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import base64
 import html
 import json
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -28,8 +27,9 @@ from directory.lib.joinlinks import (
     parse_join_link,
     parse_server_url,
 )
+from tests.conftest import REPO
 
-SNAPSHOT = Path(__file__).resolve().parent.parent / "fixtures" / "snapshot"
+SNAPSHOT = REPO / "fixtures" / "snapshot"
 SOURCES = SNAPSHOT / "sources"
 
 KEY = "a03c383cf63c3c4efe67acc52112a6dd734b3a946b9545f488aaa93da7991238"
