@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import escape
 from django.views.decorators.http import require_safe
 
 from directory.lib.roomtext import clean_text
@@ -238,8 +239,8 @@ class ChangesFeed(Feed):
         return f"{entry.what}: {entry.subject} ({entry.server})"
 
     def item_description(self, entry: PublicEntry) -> str:
-        # The feed generator escapes this.
-        return f"{entry.reason}. {entry.reason_text}".strip()
+        # Atom summaries are type="html": escaped as HTML, as the new-communities feed does.
+        return escape(f"{entry.reason}. {entry.reason_text}".strip())
 
     def item_link(self, entry: PublicEntry) -> str:
         return f"{reverse('changes')}#change-{entry.id}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.syndication.views import Feed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import escape
 from django.views.decorators.http import etag
 
 from directory.freshness import data_version_etag
@@ -31,7 +32,9 @@ class NewCommunitiesFeed(Feed):
 
     def item_description(self, room: Room) -> str:
         # The feed generator escapes this; remote text stays text.
-        return clean_text(room.description, 500, multiline=True)
+        # An Atom summary is type="html": a reader renders it as markup, so the room's text is
+        # escaped here as HTML (the feed generator only escapes it once more as XML).
+        return escape(clean_text(room.description, 500, multiline=True))
 
     def item_pubdate(self, room: Room):
         return room.included_at

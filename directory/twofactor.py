@@ -8,8 +8,10 @@ until a code from their authenticator app or a backup code verifies the session.
 
 from __future__ import annotations
 
+import functools
 import logging
 from base64 import b32encode
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -168,6 +170,21 @@ def _signed_in_staff(request: HttpRequest) -> bool:
     return user.is_authenticated and user.is_active and user.is_staff
 
 
+def _second_step(view: Callable[[HttpRequest, AdminSite], HttpResponse]):
+    """A page of the second sign-in step: never cached, CSRF-checked, and only for a signed-in
+    staff member (anyone else is sent to the password form first)."""
+
+    @never_cache
+    @csrf_protect
+    @functools.wraps(view)
+    def step(request: HttpRequest, site: AdminSite) -> HttpResponse:
+        if not _signed_in_staff(request):
+            return redirect_with_next("login", request, site)
+        return view(request, site)
+
+    return step
+
+
 def _verified(request: HttpRequest, device: Device) -> None:
     """Mark the session verified, under a new session key (as Django's login does for the
     password step): a key seen before the second factor never opens the admin."""
@@ -179,12 +196,9 @@ def _axes_credentials(user: User) -> dict:
     return {"username": user.get_username()}
 
 
-@never_cache
-@csrf_protect
+@_second_step
 def verify_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
     """The second step of signing in: a code from the authenticator app or a backup code."""
-    if not _signed_in_staff(request):
-        return redirect_with_next("login", request, site)
     user = request.user
     if user.is_verified():
         return HttpResponseRedirect(_next_url(request, site))
@@ -209,12 +223,9 @@ def verify_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
     return _render(request, site, "verify.html", title="Two-factor sign-in", form=form)
 
 
-@never_cache
-@csrf_protect
+@_second_step
 def setup_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
     """Enrol an authenticator app: its QR code and secret, then a first code to confirm."""
-    if not _signed_in_staff(request):
-        return redirect_with_next("login", request, site)
     user = request.user
     if has_authenticator(user) and not user.is_verified():
         # A new authenticator needs the old one (or a backup code) first, or an operator's reset.

@@ -27,15 +27,22 @@ def _room_form(room: Room, **changes) -> dict:
     }
 
 
-def test_hiding_stores_the_reason_with_the_history_entry(signed_in, moderator, room):
-    admin_action(
-        signed_in,
+def hide_with_reason(client, room: Room, reason: str, *, text: str, note: str):
+    """Hide `room` in the admin with a public reason, its text and a private note."""
+    return admin_action(
+        client,
         "room",
         "hide_rooms",
         [room.pk],
-        public_reason=Reason.SPAM,
-        public_reason_text="Advertises a scam.",
-        private_note="Reported twice by @someone.",
+        public_reason=reason,
+        public_reason_text=text,
+        private_note=note,
+    )
+
+
+def test_hiding_stores_the_reason_with_the_history_entry(signed_in, moderator, room):
+    hide_with_reason(
+        signed_in, room, Reason.SPAM, text="Advertises a scam.", note="Reported twice by @someone."
     )
     change = PublicChange.objects.get()
     history = room.history.get(history_id=change.history_id)
@@ -51,15 +58,7 @@ def test_hiding_stores_the_reason_with_the_history_entry(signed_in, moderator, r
 
 
 def test_the_public_record_names_no_moderator_and_no_private_note(client, signed_in, room):
-    admin_action(
-        signed_in,
-        "room",
-        "hide_rooms",
-        [room.pk],
-        public_reason=Reason.ABUSE,
-        public_reason_text="Harasses members.",
-        private_note="secret-note-42",
-    )
+    hide_with_reason(signed_in, room, Reason.ABUSE, text="Harasses members.", note="secret-note-42")
     signed_in.logout()
     page = client.get(reverse("changes")).content.decode()
     feed = client.get(reverse("feed_changes")).content.decode()
@@ -199,15 +198,7 @@ def test_approving_the_submission_of_a_delisted_room_relists_it_in_the_record(ro
 
 
 def test_the_history_page_and_the_moderation_log_attribute_each_action(signed_in, room):
-    admin_action(
-        signed_in,
-        "room",
-        "hide_rooms",
-        [room.pk],
-        public_reason=Reason.SPAM,
-        public_reason_text="Ads",
-        private_note="seen in three rooms",
-    )
+    hide_with_reason(signed_in, room, Reason.SPAM, text="Ads", note="seen in three rooms")
     admin_action(signed_in, "room", "pin_rooms", [room.pk])
     history = signed_in.get(reverse("admin:directory_room_history", args=[room.pk])).text
     assert "Spam: Ads" in history and "seen in three rooms" in history and "mod" in history

@@ -25,7 +25,14 @@ from listings_api import keys
 from tests.listings_api.conftest import PROVIDER_PRIVKEY, PROVIDER_PUBKEY_HEX
 from tests.listings_api.test_onion_corpus import CASES, HOST, desktop, prepare, send
 from tests.support.onion_client import OnionClient
-from tests.support.processes import Processes, django_env, free_port, manage, wait_for, web_server
+from tests.support.processes import (
+    Processes,
+    free_port,
+    manage,
+    production_env,
+    wait_for,
+    web_server,
+)
 
 HOP_HEADERS = {
     "User-Agent": "Oxen Storage Server/2.10.0",
@@ -132,16 +139,7 @@ def test_the_production_web_server_answers_onion_requests_over_plain_http(tmp_pa
     key_file = var / "lp_key_x25519"
     key_file.write_bytes(PROVIDER_PRIVKEY)
     key_file.chmod(0o600)
-    env = django_env(
-        f"sqlite:///{var / 'db.sqlite3'}",
-        var,
-        DEBUG="false",
-        SECRET_KEY="a-real-secret-key-" + "z" * 40,
-        ALLOWED_HOSTS="127.0.0.1",
-        BEHIND_TLS_PROXY="true",
-        SECURE_SSL_REDIRECT="true",
-        LP_KEY_FILE=str(key_file),
-    )
+    env = production_env(var, LP_KEY_FILE=str(key_file))
     migrated = manage(env, "migrate", "--no-input")
     assert migrated.returncode == 0, migrated.stderr
     port = free_port()

@@ -163,6 +163,21 @@ def django_env(database_url: str, var_dir: Path, **settings: object) -> dict[str
     return env
 
 
+def production_env(var_dir: Path, **settings: object) -> dict[str, str]:
+    """`django_env` on a SQLite file in `var_dir`, configured as docker-compose runs the web
+    server: DEBUG off, a real secret key, behind a TLS proxy with the HTTPS redirect on."""
+    return django_env(
+        f"sqlite:///{var_dir / 'db.sqlite3'}",
+        var_dir,
+        DEBUG="false",
+        SECRET_KEY="a-real-secret-key-" + "x" * 40,
+        ALLOWED_HOSTS="127.0.0.1",
+        BEHIND_TLS_PROXY="true",
+        SECURE_SSL_REDIRECT="true",
+        **settings,
+    )
+
+
 def manage(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `manage.py` to the end; the caller checks the outcome."""
     return subprocess.run(

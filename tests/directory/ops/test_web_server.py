@@ -16,6 +16,7 @@ from tests.support.processes import (
     Processes,
     django_env,
     free_port,
+    production_env,
     wait_for,
     web_server,
 )
@@ -26,16 +27,7 @@ pytestmark = pytest.mark.timeout(120)
 def _start(processes: Processes, tmp_path: Path, **environment: str) -> str:
     """The web server's base URL, once it answers."""
     var = tmp_path / "var"
-    env = django_env(
-        f"sqlite:///{var / 'db.sqlite3'}",
-        var,
-        DEBUG="false",
-        SECRET_KEY="a-real-secret-key-" + "x" * 40,
-        ALLOWED_HOSTS="127.0.0.1",
-        BEHIND_TLS_PROXY="true",
-        SECURE_SSL_REDIRECT="true",
-        **environment,
-    )
+    env = production_env(var, **environment)
     port = free_port()
     processes.start("web", web_server(port), env)
     base = f"http://127.0.0.1:{port}"

@@ -113,12 +113,6 @@ def test_hostile_room_text_renders_as_inert_text(client, imported, settings, hos
         assert "\u202e" not in page and "\u202c" not in page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason='directory/feeds.py: Atom summaries are type="html" (Django\'s Atom1Feed), but the '
-    "room's description goes in as plain text, so a reader renders its markup",
-)
 def test_hostile_description_stays_text_in_the_feed_summary(client, imported):
     Room.objects.filter(token="ai").update(
         description='<img src=x onerror="alert(1)">', included_at=timezone.now()
