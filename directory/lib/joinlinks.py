@@ -76,11 +76,6 @@ _BARE_LINK_IN_TEXT = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::[1-9][0-9]{0,4})?)"
     r"/(?P<token>[A-Za-z0-9_-]{1,64})\?public_key=(?P<key>[0-9a-fA-F]{64})(?![0-9a-fA-F])"
 )
-_ROOM_HINT = re.compile(
-    rf"(?P<scheme>https?)://{_AUTHORITY}/r/(?P<token>[A-Za-z0-9_-]{{1,64}})"
-    r"(?![A-Za-z0-9_-])(?!/?[?&]public_key=)",
-    re.IGNORECASE,
-)
 _HASHTAG_LINE = re.compile(r"^\s*(?:hash)?tags?\b\s*:?(?P<tags>.*#.*)$", re.IGNORECASE)
 _ENTRY_BOUNDARY = re.compile(r"^\s*(?:\*{3,}|-{3,}|#{1,6}\s)")
 _HTML_MARKERS = ("<!doctype html", "<html", "<head", "<body")
@@ -357,19 +352,6 @@ def find_join_links(text: str) -> list[JoinLink]:
     ]
     found.sort(key=lambda item: item[0])
     return _unique_links(link for _, link in found if link is not None)
-
-
-def find_room_hints(text: str) -> list[tuple[str, str]]:
-    """(base_url, token) of keyless room preview links such as ``https://host/r/token/``."""
-    hints: dict[tuple[str, str], tuple[str, str]] = {}
-    for match in _ROOM_HINT.finditer(_unescape(text or "")):
-        try:
-            address = _parse_authority(match["scheme"].lower(), match["authority"], InvalidJoinLink)
-        except InvalidJoinLink:
-            continue
-        base_url = format_base_url(*address)
-        hints.setdefault((base_url, match["token"].lower()), (base_url, match["token"]))
-    return list(hints.values())
 
 
 # -- source pages --------------------------------------------------------------------------------

@@ -54,7 +54,8 @@ RESERVED_TAGS = frozenset(
     }
 )
 
-# A run of hashtags at the very end of a description (anchors.md 5.1), with an optional "tags:"
+# A run of hashtags at the very end of a description (the
+# convention the sessioncommunities.online crawler reads), with an optional "tags:"
 # label before it and at most one stray character after it. It is matched on the *reversed*
 # text, anchored at its start: linear time even on hostile descriptions full of '#'.
 # Tag words may not contain whitespace, '#', '(', ')', '@', '.' or ','.
@@ -225,7 +226,8 @@ def language_from_hashtags(tags: Iterable[str]) -> str | None:
 
 
 def nsfw_signal(name: str | None, tags: Iterable[str]) -> bool:
-    """Whether the room name or its tags suggest adult content (anchors.md 5.2 keywords).
+    """Whether the room name or its tags suggest adult content (keywords as the
+    sessioncommunities.online crawler uses them).
 
     The description is left out on purpose: it gives too many false positives.
     """

@@ -192,7 +192,8 @@ def json_ld(data: dict) -> SafeString:
 
 @register.filter
 def visible_text(value: object) -> str:
-    """Remote text without bidi overrides, control or invisible characters (anchors.md 12.3).
+    """Remote text without bidi overrides, control or invisible characters (README, "Privacy
+    and security").
 
     Crawls already clean what they store; this guards pages against older or imported rows.
     """

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from crawler.pipeline import run_crawl
 from crawler.sources import fetch_enabled_sources
 from directory.models import AgeRating, Room, RoomTag, Source, Tag
+from tests.conftest import REPO
 from tests.support.loopback import LoopbackServer, reply
 from tests.support.sogs import room
 
 pytestmark = pytest.mark.django_db
 
-SNAPSHOT_SOURCES = Path("/work/shared/data/snapshot/sources")
+SNAPSHOT_SOURCES = REPO / "fixtures" / "snapshot" / "sources"
 
 
 def _source_tags(token: str) -> set[str]:

@@ -17,11 +17,7 @@ from tests.listings_api.conftest import PROVIDER_PRIVKEY, PROVIDER_PUBKEY_HEX
 from tests.support.onion_client import OnionClient, bencode_strings
 
 SCHEMES = ["aes-gcm", "xchacha20", "gcm", "xchacha20-poly1305", None]
-_VECTOR_FILES = [
-    REPO / "fixtures/onion-test-vectors.json",
-    REPO.parent / "shared/reference/onion-test-vectors.json",
-]
-VECTORS = json.loads(next(path for path in _VECTOR_FILES if path.exists()).read_text())
+VECTORS = json.loads((REPO / "fixtures/onion-test-vectors.json").read_text())
 ENVELOPE_CASES = [case for case in VECTORS["cases"] if "envelope_hex" in case]
 
 

@@ -8,7 +8,7 @@ broken replies, and counters of what each path was asked and what it sent.
         assert server.hits["/rooms"] == 1
 
 A handler is any function of the `LoopbackHandler` serving the request (use its `reply()` and
-`write()`). The factories below cover what the crawler must survive (anchors.md §3.3, §12.2):
+`write()`). The factories below cover what the crawler must survive on the real internet:
 `blackhole`, `slow_drip`, `stream` (oversized bodies), `redirect`, `gzip_bomb`. Servers speak
 HTTP/1.1 with keep-alive; `make_certificates()` gives them TLS with a throwaway CA.
 """
@@ -258,7 +258,8 @@ def redirect(location: str, status: int = 302) -> Handler:
 
 
 def blackhole() -> Handler:
-    """Accepts the request and never answers (the "bad routing" of anchors.md §3.3)."""
+    """Accepts the request and never answers (the "bad routing to Chinese servers" that other
+    directories' crawlers report)."""
 
     def handle(handler: LoopbackHandler) -> None:
         handler.owner.stopping.wait()

@@ -22,7 +22,6 @@ from directory.lib.joinlinks import (
     extract_from_json_feed,
     extract_from_markdown,
     find_join_links,
-    find_room_hints,
     format_base_url,
     parse_join_link,
     parse_server_url,
@@ -174,12 +173,11 @@ def test_ipv6_hosts_are_refused_as_session_clients_refuse_them(text):
     assert find_join_links(f"see {text} here") == []
 
 
-def test_ipv6_server_urls_and_room_hints_are_refused_too():
+def test_ipv6_server_urls_are_refused_too():
     """libsession's `parse_url` (`src/config/community.cpp`) reads base URLs alone, and refuses
     an IPv6 host there as in a full link."""
     with pytest.raises(InvalidServerUrl, match=re.escape("IPv6 hosts: Session clients cannot")):
         parse_server_url("http://[::1]:8080")
-    assert find_room_hints("https://[2001:db8::1]/r/lobby") == []
 
 
 def test_internationalised_host_becomes_punycode():
@@ -437,19 +435,6 @@ def test_text_without_links_gives_nothing():
     assert find_join_links("https://open.getsession.org/session") == []
 
 
-def test_room_hints_are_keyless_preview_links():
-    text = (
-        '<a href="http://groups.euroexit.net/r/englishofftopicchat/">x</a> '
-        "https://H.example/r/Room and https://h.example/r/room/invite.png "
-        f"https://h.example/r/keyed?public_key={KEY} https://h.example/r/keyed/?public_key={KEY} "
-        "http://localhost/r/nope /r/relative"
-    )
-    assert find_room_hints(text) == [
-        ("http://groups.euroexit.net", "englishofftopicchat"),
-        ("https://h.example", "Room"),
-    ]
-
-
 # -- source pages --------------------------------------------------------------------------------
 
 
@@ -661,15 +646,6 @@ def test_real_json_feed_tags_and_flags():
     assert espanol.tags == ("español", "latino", "españa")
 
 
-def test_real_html_source_room_hints():
-    assert find_room_hints(_source("EURO").decode()) == [
-        ("http://groups.euroexit.net", "englishofftopicchat"),
-        ("https://landedin.euroexit.net", "queertalk"),
-        ("https://landedin.euroexit.net", "porn"),
-        ("https://landedin.euroexit.net", "gayporn"),
-    ]
-
-
 def test_every_room_in_the_real_crawl_has_a_valid_join_link():
     servers = json.loads((SNAPSHOT / "servers.json").read_text(encoding="utf-8"))
     rooms = 0
@@ -739,7 +715,6 @@ def test_a_link_between_arbitrary_text_is_found(before, link, after):
 def test_finding_links_never_raises(text):
     for link in find_join_links(text + f" {OFFICIAL}" + text):
         assert parse_join_link(link.url) == link
-    find_room_hints(text)
 
 
 @given(st.binary(max_size=2000), st.sampled_from([b"", b"<p>public_key=", b'[{"url": "']))

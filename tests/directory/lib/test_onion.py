@@ -27,17 +27,7 @@ from directory.lib.onion import (
 )
 from tests.conftest import REPO
 
-FIXTURE_VECTORS = REPO / "fixtures/onion-test-vectors.json"
-SHARED_VECTORS = REPO.parent / "shared/reference/onion-test-vectors.json"
-
-
-def _load_vectors() -> dict[str, Any]:
-    # The fixtures copy keeps the suite self-contained when shared/ is not checked out.
-    path = FIXTURE_VECTORS if FIXTURE_VECTORS.exists() else SHARED_VECTORS
-    return json.loads(path.read_text())
-
-
-VECTORS = _load_vectors()
+VECTORS = json.loads((REPO / "fixtures/onion-test-vectors.json").read_text())
 CASES = {case["id"]: case for case in VECTORS["cases"]}
 HOP_CASES = [case for case in VECTORS["cases"] if "blob_hex" in case]
 ENVELOPE_CASES = [case for case in VECTORS["cases"] if "envelope_hex" in case]
@@ -86,12 +76,6 @@ def _base32z(key: bytes) -> str:
 
 
 # --- libsession vectors -----------------------------------------------------------------
-
-
-def test_fixture_copy_of_vectors_matches_shared_reference() -> None:
-    if not SHARED_VECTORS.exists():
-        pytest.skip("shared/reference is not checked out")
-    assert json.loads(FIXTURE_VECTORS.read_text()) == json.loads(SHARED_VECTORS.read_text())
 
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=lambda case: case["id"])
