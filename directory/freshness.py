@@ -62,35 +62,25 @@ T = TypeVar("T")
 
 # -- the data version ------------------------------------------------------------------------------
 
-# (model, column, aggregate): everything a page or a listing shows depends on these. Maxima of
-# the times crawls and moderators move, of ids (a new row; a history row is every edit), and row
-# counts (a deletion).
-_STAMPS = (
-    (Listing, "updated", "MAX"),
-    (Listing.history.model, "history_date", "MAX"),
-    (Listing.history.model, "history_id", "MAX"),
-    (CrawlRun, "finished_at", "MAX"),
-    (Room, "first_seen", "MAX"),
-    (Room, "last_seen", "MAX"),
-    (Room, "id", "MAX"),
-    (Room, "id", "COUNT"),
-    (Room.history.model, "history_date", "MAX"),
-    (Room.history.model, "history_id", "MAX"),
-    (Server, "last_poll_at", "MAX"),
-    (Server, "key_checked_at", "MAX"),
-    (Server, "id", "MAX"),
-    (Server, "id", "COUNT"),
-    (Server.history.model, "history_date", "MAX"),
-    (Server.history.model, "history_id", "MAX"),
-    (Tag, "id", "COUNT"),
-    (Tag, "updated", "MAX"),
-    (ServerAddress, "id", "COUNT"),
-    (ServerAddress, "updated", "MAX"),
-    (RoomTag, "id", "COUNT"),
-    (RoomTag.history.model, "history_date", "MAX"),
-    (RoomTag.history.model, "history_id", "MAX"),
-    (RoomActivity, "id", "MAX"),
-)
+# model: its (aggregate, column) pairs. Everything a page or a listing shows depends on these:
+# maxima of the times crawls and moderators move, of ids (a new row; a history row is every
+# edit), and row counts (a deletion).
+_EDITS = (("MAX", "history_date"), ("MAX", "history_id"))
+_ROWS = (("MAX", "id"), ("COUNT", "id"))
+_STAMPS = {
+    Listing: (("MAX", "updated"),),
+    Listing.history.model: _EDITS,
+    CrawlRun: (("MAX", "finished_at"),),
+    Room: (("MAX", "first_seen"), ("MAX", "last_seen"), *_ROWS),
+    Room.history.model: _EDITS,
+    Server: (("MAX", "last_poll_at"), ("MAX", "key_checked_at"), *_ROWS),
+    Server.history.model: _EDITS,
+    Tag: (("COUNT", "id"), ("MAX", "updated")),
+    ServerAddress: (("COUNT", "id"), ("MAX", "updated")),
+    RoomTag: (("COUNT", "id"),),
+    RoomTag.history.model: _EDITS,
+    RoomActivity: (("MAX", "id"),),
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +96,8 @@ def _stamps_sql() -> str:
     parts = [
         # Names come from our own models, never from input.
         f"(SELECT {function}({quote(column)}) FROM {quote(model._meta.db_table)})"  # noqa: S608
-        for model, column, function in _STAMPS
+        for model, stamps in _STAMPS.items()
+        for function, column in stamps
     ]
     # Rooms still within the offline grace: nothing is written when a room passes it.
     parts.append(

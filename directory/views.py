@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Max
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -211,28 +212,28 @@ def _render_room(pubkey: str, token: str, page_url: str, reported: bool) -> byte
     return render_to_string("directory/room.html", context).encode()
 
 
+def _stored_icon(icon: FieldFile, missing: str) -> FileResponse:
+    """An icon file we keep, cached for a day and never sniffed as another type."""
+    if not icon:
+        raise Http404(missing)
+    response = FileResponse(icon.open("rb"))
+    response["Cache-Control"] = "public, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @require_safe
 def room_icon(request: HttpRequest, pubkey: str, token: str) -> FileResponse:
     """Our own stored copy of a room's icon (never a hot link to the room's server)."""
     room = _public_room(pubkey, token)
-    if not room.icon:
-        raise Http404("This room has no icon.")
-    response = FileResponse(room.icon.open("rb"))
-    response["Cache-Control"] = "public, max-age=86400"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _stored_icon(room.icon, "This room has no icon.")
 
 
 @require_safe
 def server_icon(request: HttpRequest, pubkey: str) -> FileResponse:
     """The icon moderators uploaded for a server (SOGS has none of its own to copy)."""
     server = get_object_or_404(Server.objects.visible(), pubkey=pubkey.lower())
-    if not server.icon:
-        raise Http404("This server has no icon.")
-    response = FileResponse(server.icon.open("rb"))
-    response["Cache-Control"] = "public, max-age=86400"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _stored_icon(server.icon, "This server has no icon.")
 
 
 @require_safe
