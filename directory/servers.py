@@ -189,9 +189,12 @@ def replace_room_tags(
             pairs.discard((assignment.tag_id, assignment.origin))
         else:
             assignment.delete()
-    RoomTag.objects.bulk_create(
-        [RoomTag(room=room, tag_id=tag_id, origin=origin) for tag_id, origin in pairs]
-    )
+    if pairs:
+        RoomTag.objects.bulk_create(
+            [RoomTag(room=room, tag_id=tag_id, origin=origin) for tag_id, origin in pairs]
+        )
+        # bulk_create sends no post_save: the search text learns of the new tags here.
+        Room.objects.filter(pk=room.pk).refresh_search_text()
 
 
 def note_address(
