@@ -607,7 +607,8 @@ class Room(models.Model):
         self.token_key = self.token.lower()
         update_fields = kwargs.get("update_fields")
         if update_fields is None or SEARCHED_ROOM_FIELDS & set(update_fields):
-            (self.search_text,) = _search_texts([self])
+            if not self.__dict__.pop("_search_text_prepared", False):
+                (self.search_text,) = _search_texts([self])
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "search_text"}
         super().save(*args, **kwargs)
@@ -685,6 +686,16 @@ def _search_texts(rooms: Sequence[Room]) -> list[str]:
         )
         for room in rooms
     ]
+
+
+def prepare_search_text(rooms: Sequence[Room]) -> None:
+    """Set the `search_text` of rooms about to be saved, all at once (three queries, not three
+    a room); their next save() keeps it. Crawls and imports save every room of a server."""
+    for start in range(0, len(rooms), SEARCH_BATCH):
+        batch = rooms[start : start + SEARCH_BATCH]
+        for room, text in zip(batch, _search_texts(batch), strict=True):
+            room.search_text = text
+            room._search_text_prepared = True
 
 
 class RoomTag(models.Model):
