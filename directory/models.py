@@ -606,8 +606,9 @@ class Room(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.token_key = self.token.lower()
         update_fields = kwargs.get("update_fields")
+        prepared = self.__dict__.pop("_search_text_prepared", False)  # prepare_search_text()
         if update_fields is None or SEARCHED_ROOM_FIELDS & set(update_fields):
-            if not self.__dict__.pop("_search_text_prepared", False):
+            if not prepared:
                 (self.search_text,) = _search_texts([self])
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "search_text"}

@@ -17,7 +17,12 @@ from django.urls import reverse
 from directory.lib.searchtext import fold
 from directory.models import AgeRating, Room, RoomTag, Tag, _search_texts
 from directory.servers import attach_address, replace_room_tags, upsert_rooms
-from tests.directory.test_room_queries import api_paths, own_caches, paths, site_rooms  # noqa: F401
+from tests.directory.test_room_queries import (  # noqa: F401  (own_caches: autouse, a cache of its own)
+    api_paths,
+    own_caches,
+    paths,
+    site_rooms,
+)
 from tests.support.admin import admin_action
 
 VINYL = "https://sogs.dead.pictures"  # "Vinil": "Про виниловые пласты. Коллекция и все прочее."
