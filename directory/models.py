@@ -6,6 +6,8 @@ Crawled fields and curated fields are kept apart: a crawl writes only the fields
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import lru_cache
 
@@ -29,12 +31,15 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Lower
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import receiver
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from directory.lib.joinlinks import DEFAULT_PORTS, format_base_url
 from directory.lib.languages import is_valid_language, language_flag
+from directory.lib.searchtext import fold_all, fold_words
 
 pubkey_validator = RegexValidator(
     r"^[0-9a-f]{64}\Z", "A server public key is 64 lower-case hex digits (X25519)."
@@ -332,6 +337,9 @@ DEFAULT_SORT = "active_users"
 # Names links still use: the site called the default order "active" before it took the API's.
 SORT_ALIASES = {"active": "active_users"}
 SEARCH_WORDS = 8
+# The room's own fields the search reads; its tags and its server's name and addresses as well
+# (`Room.search_text`).
+SEARCHED_ROOM_FIELDS = frozenset({"name", "description", "maintainer_description", "token"})
 
 
 def sort_name(name: str) -> str | None:
@@ -402,27 +410,39 @@ class RoomQuerySet(models.QuerySet):
         return self.filter(OFFLINE)
 
     def search(self, text: str) -> RoomQuerySet:
-        """Rooms where every word of ``text`` (the first SEARCH_WORDS) appears, in any case, in
-        the name, the description, the maintainers' description, the token, a tag's label or
-        slug, the server's name or one of its addresses."""
+        """Rooms where every word of ``text`` (the first SEARCH_WORDS) appears, in any case and
+        with or without accents, in any script, in the name, the description, the maintainers'
+        description, the token, a tag's label or slug, the server's name or one of its
+        addresses: the folded words (`directory.lib.searchtext.fold`) in `Room.search_text`."""
         condition = Q()
-        for word in text.split()[:SEARCH_WORDS]:
-            tagged = RoomTag.objects.filter(
-                Q(tag__label__icontains=word) | Q(tag__slug__icontains=word)
-            ).values("room_id")
-            condition &= (
-                Q(name__icontains=word)
-                | Q(description__icontains=word)
-                | Q(maintainer_description__icontains=word)
-                | Q(token__icontains=word)
-                | Q(pk__in=tagged)
-                | Q(server__addresses__host__icontains=word)
-                | Q(server__name__icontains=word)
-            )
-        if not condition:
-            return self
-        # Matched in a subquery: the join on addresses would repeat a room once per address.
-        return self.filter(pk__in=Room.objects.filter(condition).values("pk"))
+        for word in fold_words(text, SEARCH_WORDS):
+            condition &= Q(search_text__contains=word)
+        return self.filter(condition)
+
+    def refresh_search_text(self) -> int:
+        """Write these rooms' `search_text` again from their fields, tags and server; returns
+        how many changed. `Room.save` and `update()` keep it themselves; the receivers below
+        call this when a tag, a server's name or its addresses change."""
+        fields = ("pk", "server_id", "search_text", *SEARCHED_ROOM_FIELDS)
+        rooms = list(self.order_by().only(*fields))
+        changed = []
+        for start in range(0, len(rooms), SEARCH_BATCH):
+            batch = rooms[start : start + SEARCH_BATCH]
+            for room, text in zip(batch, _search_texts(batch), strict=True):
+                if room.search_text != text:
+                    room.search_text = text
+                    changed.append(room)
+        Room.objects.bulk_update(changed, ["search_text"], batch_size=SEARCH_BATCH)
+        return len(changed)
+
+    def update(self, **kwargs) -> int:
+        """QuerySet.update(), keeping `search_text` when a searched field is written."""
+        if not SEARCHED_ROOM_FIELDS & kwargs.keys():
+            return super().update(**kwargs)
+        pks = list(self.values_list("pk", flat=True))
+        count = super().update(**kwargs)
+        Room.objects.filter(pk__in=pks).refresh_search_text()
+        return count
 
     def with_message_rates(self, window: timedelta = RATE_WINDOW) -> RoomQuerySet:
         """Annotate ``messages_per_day``: the growth of the message sequence from the first to
@@ -568,8 +588,11 @@ class Room(models.Model):
     rating_verified_at = models.DateTimeField(null=True, blank=True)
     included_at = models.DateTimeField(default=timezone.now)
 
+    # Every text the search reads, folded (`RoomQuerySet.search`): derived, never edited.
+    search_text = models.TextField(blank=True, default="", editable=False)
+
     objects = RoomQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=list(CRAWLED_FIELDS))
+    history = HistoricalRecords(excluded_fields=[*CRAWLED_FIELDS, "search_text"])
 
     class Meta:
         ordering = ["-pinned", "-active_users_weekly", "name"]
@@ -582,6 +605,13 @@ class Room(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         self.token_key = self.token.lower()
+        update_fields = kwargs.get("update_fields")
+        prepared = self.__dict__.pop("_search_text_prepared", False)  # prepare_search_text()
+        if update_fields is None or SEARCHED_ROOM_FIELDS & set(update_fields):
+            if not prepared:
+                (self.search_text,) = _search_texts([self])
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "search_text"}
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
@@ -627,6 +657,46 @@ class Room(models.Model):
             self.age_rating == AgeRating.UNRATED and self.suggested_age_rating == AgeRating.UNRATED
         )
         return not safe
+
+
+SEARCH_BATCH = 500
+
+
+def _search_texts(rooms: Sequence[Room]) -> list[str]:
+    """The `search_text` of each room: its SEARCHED_ROOM_FIELDS, its tags' labels and slugs,
+    its server's name and hosts, folded into one text (three queries for the lot)."""
+    server_ids = {room.server_id for room in rooms}
+    names = dict(Server.objects.filter(pk__in=server_ids).order_by().values_list("pk", "name"))
+    hosts = defaultdict(list)
+    addresses = ServerAddress.objects.filter(server_id__in=server_ids).order_by()
+    for server_id, host in addresses.values_list("server_id", "host"):
+        hosts[server_id].append(host)
+    tags = defaultdict(list)
+    if room_ids := [room.pk for room in rooms if room.pk is not None]:
+        assignments = RoomTag.objects.filter(room_id__in=room_ids).order_by()
+        for room_id, label, slug in assignments.values_list("room_id", "tag__label", "tag__slug"):
+            tags[room_id] += (label, slug)
+    return [
+        fold_all(
+            [
+                *(getattr(room, name) for name in sorted(SEARCHED_ROOM_FIELDS)),
+                names.get(room.server_id, ""),
+                *sorted(hosts[room.server_id]),
+                *sorted(tags[room.pk]),
+            ]
+        )
+        for room in rooms
+    ]
+
+
+def prepare_search_text(rooms: Sequence[Room]) -> None:
+    """Set the `search_text` of rooms about to be saved, all at once (three queries, not three
+    a room); their next save() keeps it. Crawls and imports save every room of a server."""
+    for start in range(0, len(rooms), SEARCH_BATCH):
+        batch = rooms[start : start + SEARCH_BATCH]
+        for room, text in zip(batch, _search_texts(batch), strict=True):
+            room.search_text = text
+            room._search_text_prepared = True
 
 
 class RoomTag(models.Model):
@@ -902,3 +972,51 @@ class PublicChange(models.Model):
     def __str__(self) -> str:
         subject = self.room_token or self.server_url or self.server_pubkey[:8]
         return f"{self.get_action_display()}: {subject}"
+
+
+# --- Keeping Room.search_text: the writes that do not go through Room.save ------------------------
+
+
+def _deleted_with_room_or_server(origin: object) -> bool:
+    """Whether a delete started from rooms or servers (cascading): their rooms are going too."""
+    model = origin.model if isinstance(origin, models.QuerySet) else type(origin)
+    return model in (Room, Server)
+
+
+@receiver(post_save, sender=RoomTag)
+@receiver(post_delete, sender=RoomTag)
+def _room_tags_changed(sender, instance: RoomTag, raw: bool = False, origin=None, **kwargs) -> None:
+    if not raw and not _deleted_with_room_or_server(origin):
+        Room.objects.filter(pk=instance.room_id).refresh_search_text()
+
+
+@receiver(m2m_changed, sender=Room.tags.through)
+def _room_tags_added(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+    # `room.tags.add()` and `tag.rooms.add()` bulk-create their assignments, without post_save.
+    if action == "post_add":
+        pks = pk_set if reverse else {instance.pk}
+        Room.objects.filter(pk__in=pks).refresh_search_text()
+
+
+@receiver(post_save, sender=Tag)
+def _tag_saved(sender, instance: Tag, created: bool, raw: bool = False, **kwargs) -> None:
+    if not created and not raw:
+        tagged = RoomTag.objects.filter(tag=instance).values("room_id")
+        Room.objects.filter(pk__in=tagged).refresh_search_text()
+
+
+@receiver(post_save, sender=Server)
+def _server_saved(sender, instance: Server, created: bool, update_fields=None, **kwargs) -> None:
+    renamed = update_fields is None or "name" in update_fields
+    if renamed and not created and not kwargs.get("raw"):
+        Room.objects.filter(server_id=instance.pk).refresh_search_text()
+
+
+@receiver(post_save, sender=ServerAddress)
+@receiver(post_delete, sender=ServerAddress)
+def _server_address_changed(sender, instance: ServerAddress, **kwargs) -> None:
+    update_fields = kwargs.get("update_fields")
+    moved = kwargs.get("created", True) or update_fields is None or "host" in update_fields
+    deleted_with_server = _deleted_with_room_or_server(kwargs.get("origin"))
+    if moved and not kwargs.get("raw") and not deleted_with_server:
+        Room.objects.filter(server_id=instance.server_id).refresh_search_text()

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 
 from directory.lib.http import literal_address
 from directory.lib.joinlinks import DEFAULT_PORTS
-from directory.models import Room, RoomTag, Server, ServerAddress, Tag
+from directory.models import Room, RoomTag, Server, ServerAddress, Tag, prepare_search_text
 
 # An address that has not answered for this long is gone for good: the published address moves
 # away from it (to one that answers), where a failed poll or two never moves it.
@@ -132,6 +132,9 @@ def upsert_rooms(
         language = (languages or {}).get(key)
         if language and not room.language:
             room.language = language
+        results.append((room, created))
+    prepare_search_text([room for room, _ in results])
+    for room, created in results:
         if not created:
             # Crawled changes are not moderators' decisions: keep them out of the audit history.
             # (simple_history checks that the attribute exists, whatever its value.)
@@ -139,7 +142,6 @@ def upsert_rooms(
         room.save()
         if not created:
             del room.skip_history_when_saving
-        results.append((room, created))
     return results
 
 
@@ -189,9 +191,12 @@ def replace_room_tags(
             pairs.discard((assignment.tag_id, assignment.origin))
         else:
             assignment.delete()
-    RoomTag.objects.bulk_create(
-        [RoomTag(room=room, tag_id=tag_id, origin=origin) for tag_id, origin in pairs]
-    )
+    if pairs:
+        RoomTag.objects.bulk_create(
+            [RoomTag(room=room, tag_id=tag_id, origin=origin) for tag_id, origin in pairs]
+        )
+        # bulk_create sends no post_save: the search text learns of the new tags here.
+        Room.objects.filter(pk=room.pk).refresh_search_text()
 
 
 def note_address(
