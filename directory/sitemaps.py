@@ -1,4 +1,5 @@
-"""sitemap.xml: the fixed pages, every public safe-rated room and every visible server.
+"""sitemap.xml: the fixed pages, every public safe-rated room and every visible server, in
+every site language.
 
 Like the home page, kept whole per address until the data changes (directory/freshness.py), and
 built from the address alone: what Django's sitemap view (`django/contrib/sitemaps/views.py`)
@@ -29,7 +30,16 @@ SHARED_SECONDS = 3600
 X_ROBOTS_TAG = "noindex, noodp, noarchive"
 
 
-class PageSitemap(Sitemap):
+class TranslatedSitemap(Sitemap):
+    """Every page in every site language, each with its hreflang alternates (README
+    "Languages"); Django's sitemap framework builds them from settings.LANGUAGES."""
+
+    i18n = True
+    alternates = True
+    x_default = True
+
+
+class PageSitemap(TranslatedSitemap):
     changefreq = "daily"
 
     def items(self) -> list[str]:
@@ -39,7 +49,7 @@ class PageSitemap(Sitemap):
         return reverse(name)
 
 
-class RoomSitemap(Sitemap):
+class RoomSitemap(TranslatedSitemap):
     changefreq = "daily"
     limit = 5000
 
@@ -51,7 +61,7 @@ class RoomSitemap(Sitemap):
         return room.last_seen
 
 
-class ServerSitemap(Sitemap):
+class ServerSitemap(TranslatedSitemap):
     changefreq = "weekly"
 
     def items(self):
