@@ -13,7 +13,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_decimal
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -161,11 +161,20 @@ def local_date(value: date | datetime | None, format: str = "medium") -> str:
     return format_date(value, format=format, locale=current_locale())
 
 
+def local_month_day(value: date) -> str:
+    """A day without its year, as on a chart's axis ("Mar 5", "5 мар.", "3月5日")."""
+    return format_skeleton("MMMd", value, locale=current_locale())
+
+
 def local_datetime(value: datetime | None, format: str = "medium") -> str:
-    """A moment in UTC (the site's time zone), formatted for the visitor's locale."""
+    """A moment in UTC (the site's time zone), formatted for the visitor's locale: the date
+    in ``format`` and the time to the minute (CLDR's own way of joining the two)."""
     if value is None:
         return ""
-    return format_datetime(value, format=format, tzinfo=value.tzinfo, locale=current_locale())
+    locale = current_locale()
+    day = format_date(value, format=format, locale=locale)
+    time = format_time(value, format="short", tzinfo=value.tzinfo, locale=locale)
+    return locale.datetime_formats[format].format(time, day)
 
 
 def local_number(value: int | float | None) -> str:

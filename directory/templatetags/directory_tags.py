@@ -133,7 +133,7 @@ def sparkline(values: list[int | None] | None) -> SafeString:
 def _axis_label(day) -> str:
     """A day on a chart's axis in the visitor's language (CLDR's month and day: "Mar 5",
     "5 мар.")."""
-    return site_language.local_date(day, "MMMd")
+    return site_language.local_month_day(day)
 
 
 def _chart(title: str, values: list[int | None], days: list, kind: str) -> SafeString:
