@@ -99,9 +99,9 @@ def test_hostile_room_text_renders_as_inert_text(client, imported, settings, hos
     feed = client.get("/feed/new.atom").content.decode()
     for home in homes:
         assert f'/ai/"><bdi>{escaped}</bdi></a></h2>' in home
-        assert f'<p class="desc" dir="auto">{escaped}</p>' in home
+        assert f'<p class="desc">{escaped}</p>' in home
     assert f"<h1><bdi>{escaped}</bdi></h1>" in room_page
-    assert f'<p class="description" dir="auto">{escaped}</p>' in room_page
+    assert f'<p class="description">{escaped}</p>' in room_page
     assert f"<title>{escaped} · Session Communities</title>" in room_page
     assert f"<entry><title>{in_feed}</title>" in feed
     for page in (*homes, room_page, feed):
