@@ -17,7 +17,7 @@ from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_decimal
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import is_valid_path, translate_url
+from django.urls import get_urlconf, is_valid_path, translate_url
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import pgettext
@@ -35,13 +35,19 @@ def _prefixed(language: str, path: str) -> str:
 
 def is_translated_path(path: str) -> bool:
     """True for the pages of the translated site (those under i18n_patterns), in any language."""
+    return _is_translated_path(path, get_urlconf() or settings.ROOT_URLCONF)
+
+
+# Asked twice per request (the redirect, the response's headers): remembered per path.
+@lru_cache(maxsize=8192)
+def _is_translated_path(path: str, urlconf: str) -> bool:
     language = translation.get_language_from_path(path)
     if language is None:  # unprefixed: would it resolve as a page of another language?
         language = site_languages()[-1]
         path = _prefixed(language, path)
     # i18n_patterns match only the prefix of the active language.
     with translation.override(language):
-        return bool(is_valid_path(path))
+        return bool(is_valid_path(path, urlconf))
 
 
 def preferred_language(request: HttpRequest) -> str:
@@ -79,6 +85,7 @@ class SiteLanguageMiddleware:
         translated = is_translated_path(path)
         if translated and language == settings.LANGUAGE_CODE and request.method in ("GET", "HEAD"):
             wanted = preferred_language(request)
+            request.get_host()  # a host outside ALLOWED_HOSTS is refused (400), not redirected
             if wanted != settings.LANGUAGE_CODE and not _from_own_site(request):
                 response = self._redirect(request, wanted)
                 patch_vary_headers(response, ["Accept-Language"])
@@ -111,7 +118,15 @@ def language_links(url: str) -> list[dict[str, str]]:
     links = []
     for code, own_name in settings.LANGUAGES:
         href = translate_url(url, code) if translated else _prefixed(code, "/")
-        links.append({"code": code, "name": own_name, "href": href, "bidi": _is_bidi(code)})
+        links.append(
+            {
+                "code": code,
+                "name": own_name,
+                "href": href,
+                "bidi": _is_bidi(code),
+                "alternate": translated,  # the same page in that language: an hreflang link
+            }
+        )
     return links
 
 

@@ -400,6 +400,12 @@ def submission_status(request: HttpRequest, code: str) -> HttpResponse:
 @require_safe
 def robots_txt(request: HttpRequest) -> HttpResponse:
     sitemap = request.build_absolute_uri("/sitemap.xml")
-    lines = ["User-agent: *", f"Disallow: /{settings.ADMIN_URL}", "Disallow: /submit/", ""]
+    # The submit form in every language (README "Languages").
+    submit = [
+        f"Disallow: /{code}/submit/"
+        for code, _ in settings.LANGUAGES
+        if code != settings.LANGUAGE_CODE
+    ]
+    lines = ["User-agent: *", f"Disallow: /{settings.ADMIN_URL}", "Disallow: /submit/", *submit, ""]
     lines.append(f"Sitemap: {sitemap}")
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")

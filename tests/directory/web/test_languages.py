@@ -125,6 +125,8 @@ def test_the_api_page_and_the_admin_stay_english(client, imported):
     api = client.get(reverse("api_home"), HTTP_ACCEPT_LANGUAGE="fa")
     assert api.status_code == 200
     assert lang_and_dir(api.content.decode()) == ("en", "ltr")
+    assert '<a href="/fa/" hreflang="fa"' in api.content.decode()  # the switch: /fa/
+    assert '<link rel="alternate" hreflang' not in api.content.decode()  # no translation of it
     admin = client.get(f"/{settings.ADMIN_URL}login/", HTTP_ACCEPT_LANGUAGE="ru")
     assert admin.status_code == 200
     assert 'lang="en"' in admin.content.decode()
@@ -229,3 +231,14 @@ def test_a_page_build_takes_its_language_as_a_value(imported):
         english = views._render_home(query, "http://testserver/", False, "en").decode()
     assert lang_and_dir(english) == ("en", "ltr")
     assert 'href="/community/' in english
+
+
+def test_a_host_outside_allowed_hosts_is_refused_not_redirected(client, imported):
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="fa", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+
+
+def test_robots_keep_crawlers_off_the_submit_form_in_every_language(client):
+    text = client.get("/robots.txt").content.decode()
+    for language in OTHERS:
+        assert f"Disallow: /{language}/submit/" in text
