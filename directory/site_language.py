@@ -81,9 +81,10 @@ class SiteLanguageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
-        language = translation.get_language_from_path(path) or settings.LANGUAGE_CODE
+        prefixed = translation.get_language_from_path(path)
+        language = prefixed or settings.LANGUAGE_CODE
         translated = is_translated_path(path)
-        if translated and language == settings.LANGUAGE_CODE and request.method in ("GET", "HEAD"):
+        if translated and not prefixed and request.method in ("GET", "HEAD"):
             wanted = preferred_language(request)
             request.get_host()  # a host outside ALLOWED_HOSTS is refused (400), not redirected
             if wanted != settings.LANGUAGE_CODE and not _from_own_site(request):
@@ -97,7 +98,8 @@ class SiteLanguageMiddleware:
         finally:
             translation.deactivate()
         if translated:
-            patch_vary_headers(response, ["Accept-Language"])
+            if not prefixed:  # a prefixed page is the same whatever the Accept-Language
+                patch_vary_headers(response, ["Accept-Language"])
             response.headers.setdefault("Content-Language", language)
         return response
 

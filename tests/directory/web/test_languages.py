@@ -92,6 +92,7 @@ def test_every_language_has_its_pages(client, room, language):
         assert lang == language
         assert direction == ("rtl" if language in ("fa", "ar") else "ltr")
         assert response["Content-Language"] == language
+        assert ("Accept-Language" in response.get("Vary", "")) == (language == "en")  # unprefixed
 
 
 def test_a_missing_page_answers_404_in_the_visitors_language(client, imported):
