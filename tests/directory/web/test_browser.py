@@ -371,6 +371,8 @@ def test_the_language_switch_works_without_javascript(open_page):
     assert urlsplit(page.url).path == "/fa/"
     switch = page.locator("details.languages")
     switch.locator("summary").click()
+    expect(switch.get_by_role("link", name="Русский")).to_be_visible()
+    watched.shot("language-switch-fa")
     switch.get_by_role("link", name="Русский").click()
     page.wait_for_url(re.compile(r"/ru/$"))
     assert page.evaluate("document.documentElement.lang") == "ru"
