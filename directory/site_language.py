@@ -29,7 +29,9 @@ def site_languages() -> list[str]:
     return [code for code, _ in settings.LANGUAGES]
 
 
-def _prefixed(language: str, path: str) -> str:
+def prefixed_path(language: str, path: str) -> str:
+    """An English (unprefixed) path of the translated site in ``language``: i18n_patterns'
+    prefix rule, for places that build many addresses at once (the sitemap)."""
     return path if language == settings.LANGUAGE_CODE else f"/{language}{path}"
 
 
@@ -44,7 +46,7 @@ def _is_translated_path(path: str, urlconf: str) -> bool:
     language = translation.get_language_from_path(path)
     if language is None:  # unprefixed: would it resolve as a page of another language?
         language = site_languages()[-1]
-        path = _prefixed(language, path)
+        path = prefixed_path(language, path)
     # i18n_patterns match only the prefix of the active language.
     with translation.override(language):
         return bool(is_valid_path(path, urlconf))
@@ -104,7 +106,7 @@ class SiteLanguageMiddleware:
         return response
 
     def _redirect(self, request: HttpRequest, language: str) -> HttpResponse:
-        target = _prefixed(language, request.path)
+        target = prefixed_path(language, request.path)
         query = request.META.get("QUERY_STRING", "")
         response = HttpResponseRedirect(f"{target}?{query}" if query else target)
         response["Cache-Control"] = "private"
@@ -119,7 +121,7 @@ def language_links(url: str) -> list[dict[str, str]]:
     translated = is_translated_path(path)
     links = []
     for code, own_name in settings.LANGUAGES:
-        href = translate_url(url, code) if translated else _prefixed(code, "/")
+        href = translate_url(url, code) if translated else prefixed_path(code, "/")
         links.append(
             {
                 "code": code,
