@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint audit format lock clean browser bench-web bench-crawl bench-api bench-load
+.PHONY: install run test lint audit format lock clean browser gettext messages translations bench-web bench-crawl bench-api bench-load
+# The site's languages besides English (settings.LANGUAGES), as gettext locale names.
+LOCALES := ar de es fa fr pt_BR ru tr uk zh_Hans
 
-install: $(STAMP)
+install: $(STAMP) translations
 
 # Re-install only when the pins change; otherwise `make install` does nothing.
 $(STAMP): pyproject.toml .constraints.txt
@@ -23,6 +25,20 @@ run: install
 
 test: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Extract every msgid into directory/locale/<ll>/LC_MESSAGES/django.po (README "Languages").
+# --no-location: no "#:" lines, so catalogs merge cleanly when the code moves.
+messages: install gettext
+	$(BIN)/python manage.py makemessages --no-location --no-obsolete $(addprefix -l ,$(LOCALES)) \
+		--ignore=.venv --ignore=var --ignore=tests --ignore=build --ignore=staticfiles
+
+# The .mo files the site reads (gitignored, built from the shipped .po files).
+translations: $(STAMP) gettext
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var
+
+# gettext's msgfmt and xgettext (Debian's package), for the two targets above.
+gettext:
+	command -v msgfmt >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gettext)
 
 # The browser tests drive Debian's Chromium (never a downloaded one); install it when missing.
 browser:

@@ -14,15 +14,16 @@ from datetime import date, timedelta
 from django.db.models import Max, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from directory.models import DEFAULT_SORT, Room, RoomActivity, RoomTag, Server, sort_name
 
 # The orders the home page's menu offers (ROOM_SORTS names; every one of them works in links).
 SORTS = {
-    "active_users": "Active users",
-    "name": "Name",
-    "newest": "Newest",
-    "messages": "Most messages",
+    "active_users": pgettext_lazy("sort order", "Active users"),
+    "name": pgettext_lazy("sort order", "Name"),
+    "newest": pgettext_lazy("sort order", "Newest"),
+    "messages": pgettext_lazy("sort order", "Most messages"),
 }
 HISTORY_DAYS = 30
 MAX_QUERY_LENGTH = 100

@@ -21,6 +21,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_safe
 
 from directory.lib.roomtext import clean_text
@@ -63,7 +65,7 @@ class PublicReason:
     @property
     def summary(self) -> str:
         """The history row's change reason (at most 100 characters, simple_history's field)."""
-        label = Reason(self.code).label
+        label = str(Reason(self.code).label)  # the history row keeps the admin's English
         return f"{label}: {self.text}"[:100] if self.text else label
 
 
@@ -186,14 +188,15 @@ def _public_entry(change: PublicChange, illegal: set, public_rooms: set[int]) ->
     server = change.server_url or change.server_pubkey[:8]
     what = change.get_action_display()
     if change.action == Action.LISTING_ADDED:
-        what = f"Added to the listing “{change.listing_name}”"
+        what = _("Added to the listing “%(listing)s”") % {"listing": change.listing_name}
     elif change.action == Action.LISTING_REMOVED:
-        what = f"Removed from the listing “{change.listing_name}”"
+        what = _("Removed from the listing “%(listing)s”") % {"listing": change.listing_name}
     url = ""
     if not change.room_token:
-        subject = f"Server {server}"
+        subject = _("Server %(server)s") % {"server": server}
     elif (change.server_pubkey, change.room_token.lower()) in illegal:
-        subject = f"Room “{change.room_token}”"  # by server and token only: no name
+        # By server and token only: no name.
+        subject = _("Room “%(token)s”") % {"token": change.room_token}
     else:
         subject = clean_text(change.name, 200) or change.room_token
         if change.room_id in public_rooms:
@@ -208,7 +211,7 @@ def _public_entry(change: PublicChange, illegal: set, public_rooms: set[int]) ->
         server=server,
         of_server=not change.room_token,
         url=url,
-        reason=change.get_reason_display() if change.reason else "No reason given",
+        reason=change.get_reason_display() if change.reason else _("No reason given"),
         reason_text=clean_text(change.reason_text, REASON_TEXT_MAX, multiline=True),
     )
 
@@ -226,8 +229,10 @@ class ChangesFeed(Feed):
 
     feed_type = Atom1Feed
     item_guid_is_permalink = False
-    title = "Session Communities: changes by the moderators"
-    subtitle = "Communities and servers de-listed, re-listed, re-rated or moved between listings."
+    title = gettext_lazy("Session Communities: changes by the moderators")
+    subtitle = gettext_lazy(
+        "Communities and servers de-listed, re-listed, re-rated or moved between listings."
+    )
 
     def link(self) -> str:
         return reverse("changes")
@@ -236,7 +241,11 @@ class ChangesFeed(Feed):
         return public_entries(PublicChange.objects.all()[:FEED_SIZE])
 
     def item_title(self, entry: PublicEntry) -> str:
-        return f"{entry.what}: {entry.subject} ({entry.server})"
+        return _("%(what)s: %(subject)s (%(server)s)") % {
+            "what": entry.what,
+            "subject": entry.subject,
+            "server": entry.server,
+        }
 
     def item_description(self, entry: PublicEntry) -> str:
         # Atom summaries are type="html": escaped as HTML, as the new-communities feed does.

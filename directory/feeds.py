@@ -6,6 +6,7 @@ from django.contrib.syndication.views import Feed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import etag
 
 from directory.freshness import data_version_etag
@@ -17,8 +18,8 @@ FEED_SIZE = 50
 
 class NewCommunitiesFeed(Feed):
     feed_type = Atom1Feed
-    title = "New Session Communities"
-    subtitle = "Communities newly listed in the directory."
+    title = gettext_lazy("New Session Communities")
+    subtitle = gettext_lazy("Communities newly listed in the directory.")
 
     def link(self) -> str:
         return reverse("home") + "?sort=newest"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from directory.lib.http import is_public_host, literal_address
 from directory.lib.joinlinks import InvalidJoinLink, JoinLink, parse_join_link
@@ -23,34 +25,37 @@ def refuse_inward_host(host: str) -> None:
     if is_public_host(host):
         return
     if literal_address(host) is None:
-        raise forms.ValidationError("Links to this machine or a local network are not accepted.")
+        raise forms.ValidationError(_("Links to this machine or a local network are not accepted."))
     raise forms.ValidationError(
-        f"{host} is a private, loopback or reserved address; a listed community must be "
-        "reachable from the internet."
+        _(
+            "%(host)s is a private, loopback or reserved address; a listed community must be "
+            "reachable from the internet."
+        )
+        % {"host": host}
     )
 
 
 class SubmissionForm(forms.Form):
     join_url = forms.CharField(
-        label="Join link",
+        label=gettext_lazy("Join link"),
         max_length=1000,
-        help_text="e.g. https://example.org/room?public_key=… (64 hex digits)",
+        help_text=gettext_lazy("e.g. https://example.org/room?public_key=… (64 hex digits)"),
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     tags = forms.CharField(
-        label="Tags (optional)",
+        label=gettext_lazy("Tags (optional)"),
         max_length=300,
         required=False,
-        help_text="Separated by commas or spaces, e.g. music, chat",
+        help_text=gettext_lazy("Separated by commas or spaces, e.g. music, chat"),
     )
     language = forms.CharField(
-        label="Language (optional)",
+        label=gettext_lazy("Language (optional)"),
         max_length=12,
         required=False,
-        help_text="An ISO 639 code such as en, de, zh; mul for many",
+        help_text=gettext_lazy("An ISO 639 code such as en, de, zh; mul for many"),
     )
     note = forms.CharField(
-        label="Note for the moderators (optional)",
+        label=gettext_lazy("Note for the moderators (optional)"),
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -60,7 +65,10 @@ class SubmissionForm(forms.Form):
         try:
             link = parse_join_link(self.cleaned_data["join_url"])
         except InvalidJoinLink as error:
-            raise forms.ValidationError(f"This is not a valid join link: {error}.") from None
+            # The parser's reason stays English: it names the part of the link that is wrong.
+            raise forms.ValidationError(
+                _("This is not a valid join link: %(reason)s.") % {"reason": error}
+            ) from None
         refuse_inward_host(link.host)
         self.link: JoinLink = link
         return link.url
@@ -76,7 +84,9 @@ class SubmissionForm(forms.Form):
             return ""
         language = normalise_language(code)
         if not language:
-            raise forms.ValidationError(f"{code!r} is not a language code we know (e.g. en, de).")
+            raise forms.ValidationError(
+                _("%(code)s is not a language code we know (e.g. en, de).") % {"code": repr(code)}
+            )
         return language
 
     def clean_note(self) -> str:
@@ -84,9 +94,9 @@ class SubmissionForm(forms.Form):
 
 
 class ReportForm(forms.Form):
-    kind = forms.ChoiceField(label="What is wrong?", choices=Report.Kind.choices)
+    kind = forms.ChoiceField(label=gettext_lazy("What is wrong?"), choices=Report.Kind.choices)
     message = forms.CharField(
-        label="Details (optional)",
+        label=gettext_lazy("Details (optional)"),
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),

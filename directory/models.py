@@ -35,6 +35,8 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
+from django.utils.translation import get_language, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from directory.lib.joinlinks import DEFAULT_PORTS, format_base_url
@@ -55,9 +57,9 @@ def validate_language(value: str) -> None:
 
 
 class AgeRating(models.TextChoices):
-    UNRATED = "unrated", "Unrated"
-    SFW = "sfw", "Safe for work"
-    NSFW = "nsfw", "Adult (NSFW)"
+    UNRATED = "unrated", _("Unrated")
+    SFW = "sfw", _("Safe for work")
+    NSFW = "nsfw", _("Adult (NSFW)")
 
 
 class Source(models.Model):
@@ -113,24 +115,24 @@ class Server(models.Model):
     """One SOGS, identified by its X25519 public key, reachable at one or more addresses."""
 
     class ApiKind(models.TextChoices):
-        UNKNOWN = "unknown", "Unknown"
-        MODERN = "modern", "Modern SOGS"
-        LEGACY = "legacy", "Legacy SOGS"
+        UNKNOWN = "unknown", _("Unknown")
+        MODERN = "modern", _("Modern SOGS")
+        LEGACY = "legacy", _("Legacy SOGS")
 
     class KeyState(models.TextChoices):
-        UNVERIFIED = "unverified", "Not yet proven"
-        PROVEN = "proven", "Proven"
-        FAILED = "failed", "Proof failed"
+        UNVERIFIED = "unverified", _("Not yet proven")
+        PROVEN = "proven", _("Proven")
+        FAILED = "failed", _("Proof failed")
 
     class PollStatus(models.TextChoices):
-        NEVER = "never", "Never polled"
-        OK = "ok", "OK"
-        UNREACHABLE = "unreachable", "Unreachable"
-        TIMEOUT = "timeout", "Timed out"
-        NOT_SOGS = "not_sogs", "Not a SOGS"
-        BAD_RESPONSE = "bad_response", "Bad response"
-        KEY_MISMATCH = "key_mismatch", "Key mismatch"
-        ERROR = "error", "Error"
+        NEVER = "never", _("Never polled")
+        OK = "ok", pgettext_lazy("server poll status", "OK")
+        UNREACHABLE = "unreachable", _("Unreachable")
+        TIMEOUT = "timeout", _("Timed out")
+        NOT_SOGS = "not_sogs", _("Not a SOGS")
+        BAD_RESPONSE = "bad_response", _("Bad response")
+        KEY_MISMATCH = "key_mismatch", _("Key mismatch")
+        ERROR = "error", _("Error")
 
     CRAWLED_FIELDS = (
         "preferred_address",
@@ -225,11 +227,13 @@ class Server(models.Model):
         if not self.icon:
             return ""
         # Remembered like room_url: a listing asks once per room of the server.
-        return _server_url("server_icon", self.pubkey, get_script_prefix(), settings.ROOT_URLCONF)
+        return _server_url(
+            "server_icon", self.pubkey, get_script_prefix(), settings.ROOT_URLCONF, get_language()
+        )
 
 
 @lru_cache(maxsize=4096)
-def _server_url(name: str, pubkey: str, prefix: str, urlconf: str) -> str:
+def _server_url(name: str, pubkey: str, prefix: str, urlconf: str, language: str | None) -> str:
     return reverse(name, kwargs={"pubkey": pubkey})
 
 
@@ -483,12 +487,17 @@ class RoomQuerySet(models.QuerySet):
 
 
 def room_url(name: str, pubkey: str, token: str) -> str:
-    """`reverse()` of a room's URL, remembered: a listing of 2,000 rooms asks for 4,000."""
-    return _room_url(name, pubkey, token, get_script_prefix(), settings.ROOT_URLCONF)
+    """`reverse()` of a room's URL, remembered: a listing of 2,000 rooms asks for 4,000.
+    Per language too: the room page is under the visitor's language prefix (README "Languages")."""
+    return _room_url(
+        name, pubkey, token, get_script_prefix(), settings.ROOT_URLCONF, get_language()
+    )
 
 
 @lru_cache(maxsize=16384)
-def _room_url(name: str, pubkey: str, token: str, prefix: str, urlconf: str) -> str:
+def _room_url(
+    name: str, pubkey: str, token: str, prefix: str, urlconf: str, language: str | None
+) -> str:
     return reverse(name, kwargs={"pubkey": pubkey, "token": token})
 
 
@@ -620,6 +629,11 @@ class Room(models.Model):
     @property
     def language_flag(self) -> str:
         return language_flag(self.language)
+
+    @property
+    def qr_url(self) -> str:
+        """The join link's QR code (one address for every language)."""
+        return room_url("room_qr", self.server.pubkey, self.token)
 
     @property
     def icon_url(self) -> str:
@@ -844,14 +858,14 @@ class Submission(models.Model):
     """A community someone asked us to list: pending until a moderator approves or rejects it."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     class CheckState(models.TextChoices):
-        WAITING = "waiting", "Waiting for the check"
-        PASSED = "passed", "Server reachable, key proven, room exists"
-        FAILED = "failed", "Check failed"
+        WAITING = "waiting", _("Waiting for the check")
+        PASSED = "passed", _("Server reachable, key proven, room exists")
+        FAILED = "failed", _("Check failed")
 
     join_url = models.CharField(max_length=300, help_text="As submitted, normalised.")
     server_url = models.CharField(max_length=300)
@@ -887,10 +901,10 @@ class Report(models.Model):
     """A visitor's report about a room (wrong rating, abuse, dead link), queued for moderators."""
 
     class Kind(models.TextChoices):
-        RATING = "rating", "Wrong age rating"
-        ABUSE = "abuse", "Abuse or illegal content"
-        DEAD = "dead", "Dead or broken link"
-        OTHER = "other", "Something else"
+        RATING = "rating", _("Wrong age rating")
+        ABUSE = "abuse", _("Abuse or illegal content")
+        DEAD = "dead", _("Dead or broken link")
+        OTHER = "other", _("Something else")
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -921,22 +935,22 @@ class PublicChange(models.Model):
     """
 
     class Action(models.TextChoices):
-        DELISTED = "delisted", "De-listed"
-        RELISTED = "relisted", "Re-listed"
-        RATED_ADULT = "rated_adult", "Rated adult (18+)"
-        RATED_SAFE = "rated_safe", "Rated safe for work"
-        UNRATED = "unrated", "Rating removed"
-        LISTING_ADDED = "listing_added", "Added to a listing"
-        LISTING_REMOVED = "listing_removed", "Removed from a listing"
+        DELISTED = "delisted", _("De-listed")
+        RELISTED = "relisted", _("Re-listed")
+        RATED_ADULT = "rated_adult", _("Rated adult (18+)")
+        RATED_SAFE = "rated_safe", _("Rated safe for work")
+        UNRATED = "unrated", _("Rating removed")
+        LISTING_ADDED = "listing_added", _("Added to a listing")
+        LISTING_REMOVED = "listing_removed", _("Removed from a listing")
 
     class Reason(models.TextChoices):
-        ILLEGAL = "illegal", "Illegal content"
-        SPAM = "spam", "Spam"
-        ABUSE = "abuse", "Abuse"
-        OPERATOR = "operator", "Operator's request"
-        DEAD = "dead", "Dead"
-        RATING = "rating", "Wrong rating"
-        OTHER = "other", "Other (see the text)"
+        ILLEGAL = "illegal", _("Illegal content")
+        SPAM = "spam", _("Spam")
+        ABUSE = "abuse", _("Abuse")
+        OPERATOR = "operator", _("Operator's request")
+        DEAD = "dead", pgettext_lazy("reason for a de-listing", "Dead")
+        RATING = "rating", _("Wrong rating")
+        OTHER = "other", _("Other (see the text)")
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=16, choices=Action.choices)

@@ -78,6 +78,9 @@ MIDDLEWARE = [
     "directory.ops.security_headers.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The visitor's language from the URL prefix (first visits: Accept-Language), before
+    # CommonMiddleware's slash redirect so a redirect keeps the prefix.
+    "directory.site_language.SiteLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -439,7 +442,23 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- I18N, static, media --------------------------------------------------------------------------
 
+# The public site's languages (README "Languages"): English unprefixed, the others under
+# /<code>/ (directory/site_language.py). The admin, the API and the probes stay English.
 LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("ar", "العربية"),
+    ("de", "Deutsch"),
+    ("es", "Español"),
+    ("fa", "فارسی"),
+    ("fr", "Français"),
+    ("pt-br", "Português (Brasil)"),
+    ("ru", "Русский"),
+    ("tr", "Türkçe"),
+    ("uk", "Українська"),
+    ("zh-hans", "简体中文"),
+]
+LOCALE_PATHS = [BASE_DIR / "directory" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,4 +1,5 @@
-"""sitemap.xml: the fixed pages, every public safe-rated room and every visible server.
+"""sitemap.xml: the fixed pages, every public safe-rated room and every visible server, in
+every site language.
 
 Like the home page, kept whole per address until the data changes (directory/freshness.py), and
 built from the address alone: what Django's sitemap view (`django/contrib/sitemaps/views.py`)
@@ -11,17 +12,20 @@ import hashlib
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.core.cache import cache
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_safe
 
 from directory.freshness import StaleWhileRebuild, data_version
 from directory.models import Room, Server
+from directory.site_language import prefixed_path
 
 # Longest time the shared copy is kept; a change of the data replaces it sooner.
 SHARED_SECONDS = 3600
@@ -29,7 +33,16 @@ SHARED_SECONDS = 3600
 X_ROBOTS_TAG = "noindex, noodp, noarchive"
 
 
-class PageSitemap(Sitemap):
+class TranslatedSitemap(Sitemap):
+    """Every page in every site language, each with its hreflang alternates (README
+    "Languages"); Django's sitemap framework builds them from settings.LANGUAGES."""
+
+    i18n = True
+    alternates = True
+    x_default = True
+
+
+class PageSitemap(TranslatedSitemap):
     changefreq = "daily"
 
     def items(self) -> list[str]:
@@ -39,19 +52,32 @@ class PageSitemap(Sitemap):
         return reverse(name)
 
 
-class RoomSitemap(Sitemap):
+class RoomSitemap(TranslatedSitemap):
+    """Every room in every language. Without the alternates: they would grow with the square of
+    the languages (2,000 rooms: 22,000 addresses, each naming 12), and every room page carries
+    its own hreflang links."""
+
     changefreq = "daily"
-    limit = 5000
+    alternates = False
+    x_default = False
+    # Addresses per sitemap page (the protocol's most): 4,545 rooms in 11 languages.
+    limit = 50_000
 
     def items(self):
         rooms = Room.objects.public().safe().select_related("server")
         return rooms.order_by("pk")
 
+    def location(self, room: Room) -> str:
+        # One reverse() per room, not one per room and language (room_url remembers them).
+        with translation.override(settings.LANGUAGE_CODE):
+            path = room.get_absolute_url()
+        return prefixed_path(translation.get_language(), path)
+
     def lastmod(self, room: Room):
         return room.last_seen
 
 
-class ServerSitemap(Sitemap):
+class ServerSitemap(TranslatedSitemap):
     changefreq = "weekly"
 
     def items(self):

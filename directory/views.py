@@ -24,9 +24,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.safestring import mark_safe
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from directory import browse
@@ -89,18 +90,19 @@ def _results_context(query: browse.RoomQuery) -> dict:
 _home_results: StaleWhileRebuild[dict] = StaleWhileRebuild(max_keys=64)
 
 
-def _cached_results(query: browse.RoomQuery) -> dict:
-    """The rendered list and filter menus, cached until the data changes."""
+def _cached_results(query: browse.RoomQuery, language: str) -> dict:
+    """The rendered list and filter menus in one language, cached until the data changes."""
 
     def make() -> dict:
-        results = render_to_string("directory/_results.html", _results_context(query))
+        with translation.override(language):
+            results = render_to_string("directory/_results.html", _results_context(query))
         return {"results": results, **_filter_choices()}
 
     return _home_results.get_shared(
-        f"{cache.key_prefix}:{query.cache_key()}",
+        f"{cache.key_prefix}:{language}:{query.cache_key()}",
         data_version().token,
         make,
-        cache_key=f"web:home:{query.cache_key()}",
+        cache_key=f"web:home:{language}:{query.cache_key()}",
         timeout=settings.WEB_HOME_CACHE_SECONDS,
     )
 
@@ -109,8 +111,9 @@ def _site_json_ld(home_url: str) -> dict:
     return {
         "@context": "https://schema.org",
         "@type": "WebSite",
-        "name": "Session Communities",
+        "name": pgettext("site name", "Session Communities"),
         "url": home_url,
+        "inLanguage": translation.get_language(),
         "isAccessibleForFree": True,
         "potentialAction": {
             "@type": "SearchAction",
@@ -127,20 +130,32 @@ _home_pages: StaleWhileRebuild[bytes] = StaleWhileRebuild(max_keys=128)
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """The list of communities. The same for every visitor (no cookie, no form token), so the
-    whole page is kept per URL until the data changes; it is built from the URL and the query
-    read from it, never from the request of the visitor who happens to build it."""
+    whole page is kept per URL (and so per language: its prefix) until the data changes; it is
+    built from the URL, the query read from it and the language, never from the request of the
+    visitor who happens to build it."""
     fragment = request.headers.get("X-Requested-With") == "fetch"
     page_url = request.build_absolute_uri()
-    key = f"{cache.key_prefix}:{fragment}:{page_url}"
-    build = partial(_render_home, browse.RoomQuery.from_params(request.GET), page_url, fragment)
+    language = translation.get_language()
+    key = f"{cache.key_prefix}:{language}:{fragment}:{page_url}"
+    query = browse.RoomQuery.from_params(request.GET)
+    build = partial(_render_home, query, page_url, fragment, language)
     content = _home_pages.get(key, data_version().token, build)
     response = HttpResponse(content)
     patch_vary_headers(response, ["X-Requested-With"])
     return response
 
 
-def _render_home(query: browse.RoomQuery, page_url: str, fragment: bool) -> bytes:
-    cached = _cached_results(query)
+def _render_home(query: browse.RoomQuery, page_url: str, fragment: bool, language: str) -> bytes:
+    # A rebuild may run in a background thread (freshness.StaleWhileRebuild): the language is
+    # handed over as a value and made active here, never read from a visitor's request.
+    with translation.override(language):
+        return _render_home_in_language(query, page_url, fragment, language)
+
+
+def _render_home_in_language(
+    query: browse.RoomQuery, page_url: str, fragment: bool, language: str
+) -> bytes:
+    cached = _cached_results(query, language)
     # Our own template output, escaped when it was rendered; only the cache stored it as text.
     results = mark_safe(cached["results"])  # noqa: S308
     if fragment:
@@ -192,12 +207,18 @@ def room_detail(request: HttpRequest, pubkey: str, token: str) -> HttpResponse:
     reported = request.GET.get("reported") == "1"
     # Other query strings get the same page: they must not multiply the copies kept.
     page_url = request.build_absolute_uri(request.path)
-    build = partial(_render_room, pubkey, token, page_url, reported)
-    key = f"{cache.key_prefix}:{page_url}:{reported}"
+    language = translation.get_language()
+    build = partial(_render_room, pubkey, token, page_url, reported, language)
+    key = f"{cache.key_prefix}:{language}:{page_url}:{reported}"
     return HttpResponse(_room_pages.get(key, data_version().token, build))
 
 
-def _render_room(pubkey: str, token: str, page_url: str, reported: bool) -> bytes:
+def _render_room(pubkey: str, token: str, page_url: str, reported: bool, language: str) -> bytes:
+    with translation.override(language):  # as _render_home: a value, never the request
+        return _render_room_in_language(pubkey, token, page_url, reported)
+
+
+def _render_room_in_language(pubkey: str, token: str, page_url: str, reported: bool) -> bytes:
     room = _public_room(pubkey, token)  # a 404 is raised, never kept
     days = browse.server_days_up(room.server)
     context = {
@@ -380,6 +401,12 @@ def submission_status(request: HttpRequest, code: str) -> HttpResponse:
 @require_safe
 def robots_txt(request: HttpRequest) -> HttpResponse:
     sitemap = request.build_absolute_uri("/sitemap.xml")
-    lines = ["User-agent: *", f"Disallow: /{settings.ADMIN_URL}", "Disallow: /submit/", ""]
+    # The submit form in every language (README "Languages").
+    submit = [
+        f"Disallow: /{code}/submit/"
+        for code, _ in settings.LANGUAGES
+        if code != settings.LANGUAGE_CODE
+    ]
+    lines = ["User-agent: *", f"Disallow: /{settings.ADMIN_URL}", "Disallow: /submit/", *submit, ""]
     lines.append(f"Sitemap: {sitemap}")
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")

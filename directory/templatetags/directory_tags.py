@@ -15,7 +15,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
+from directory import site_language
 from directory.browse import Day, RoomQuery
 from directory.lib.roomtext import clean_text
 
@@ -32,6 +35,40 @@ def optional_url(name: str) -> str:
         return reverse(name)
     except NoReverseMatch:
         return ""
+
+
+@register.simple_tag
+def language_links(url: str) -> list[dict[str, str]]:
+    """This page in every site language (directory/site_language.py)."""
+    return site_language.language_links(url or "/")
+
+
+@register.filter
+def og_locale(language: str) -> str:
+    """Open Graph's locale form of a language code ('pt-br' -> 'pt_BR')."""
+    return str(site_language.babel_locale(language))
+
+
+@register.filter
+def room_language(code: str) -> str:
+    """A room's language named in the visitor's language (not Django's `language_name`, which
+    knows only the languages Django is translated into)."""
+    return site_language.language_name(code)
+
+
+@register.filter
+def local_date(value, format: str = "medium") -> str:
+    return site_language.local_date(value, format)
+
+
+@register.filter
+def local_datetime(value, format: str = "medium") -> str:
+    return site_language.local_datetime(value, format)
+
+
+@register.filter
+def local_number(value) -> str:
+    return site_language.local_number(value)
 
 
 @register.simple_tag
@@ -56,7 +93,7 @@ def qr_svg(data: str, title: str = "QR code") -> SafeString:
 
 @register.simple_tag
 def room_qr(room, title: str = "") -> SafeString:
-    return qr_svg(room.join_url, title or "QR code of the join link")
+    return qr_svg(room.join_url, title or _("QR code of the join link"))
 
 
 def _points(values: list[int | None], width: float, height: float, top: float) -> list[tuple]:
@@ -75,20 +112,28 @@ def sparkline(values: list[int | None] | None) -> SafeString:
     known = [value for value in values or [] if value is not None]
     if len(known) < 2:
         return format_html(
-            '<span class="spark-empty" title="{}">no trend yet</span>', "No activity history yet"
+            '<span class="spark-empty" title="{}">{}</span>',
+            _("No activity history yet"),
+            _("no trend yet"),
         )
     points = _points(list(values), 60, 16, max(known))
     path = " ".join(f"{x},{y + 1}" for x, y in points)
     return format_html(
         '<svg class="spark" viewBox="0 0 60 18" role="img" aria-label="{}">'
         '<polyline points="{}"/></svg>',
-        f"Active users over 30 days: from {known[0]} to {known[-1]}",
+        _("Active users over 30 days: from %(first)s to %(last)s")
+        % {
+            "first": site_language.local_number(known[0]),
+            "last": site_language.local_number(known[-1]),
+        },
         path,
     )
 
 
 def _axis_label(day) -> str:
-    return f"{day:%b} {day.day}"
+    """A day on a chart's axis in the visitor's language (CLDR's month and day: "Mar 5",
+    "5 мар.")."""
+    return site_language.local_month_day(day)
 
 
 def _chart(title: str, values: list[int | None], days: list, kind: str) -> SafeString:
@@ -132,7 +177,7 @@ def _chart(title: str, values: list[int | None], days: list, kind: str) -> SafeS
         height - 4,
         _axis_label(days[-1]),
         left - 4,
-        top,
+        site_language.local_number(top),
         left - 4,
         10 + plot_h,
     )
@@ -142,7 +187,16 @@ def _chart(title: str, values: list[int | None], days: list, kind: str) -> SafeS
         kind,
         width,
         height,
-        f"{title}, last {len(values)} days, highest {top}",
+        ngettext(
+            "%(title)s, last %(days)s day, highest %(top)s",
+            "%(title)s, last %(days)s days, highest %(top)s",
+            len(values),
+        )
+        % {
+            "title": title,
+            "days": site_language.local_number(len(values)),
+            "top": site_language.local_number(top),
+        },
         left,
         10 + plot_h,
         width - 10,
@@ -156,12 +210,16 @@ def _chart(title: str, values: list[int | None], days: list, kind: str) -> SafeS
 def activity_charts(series: list[Day]) -> SafeString:
     """Active users (line) and messages per day (bars), server-side SVG."""
     days = [day.day for day in series]
-    users = _chart("Active users", [day.active_users for day in series], days, "line")
-    messages = _chart("Messages per day", [day.messages for day in series], days, "bars")
+    users_title = pgettext("chart and table", "Active users")
+    messages_title = _("Messages per day")
+    users = _chart(users_title, [day.active_users for day in series], days, "line")
+    messages = _chart(messages_title, [day.messages for day in series], days, "bars")
     return format_html(
-        "<figure><figcaption>Active users</figcaption>{}</figure>"
-        "<figure><figcaption>Messages per day</figcaption>{}</figure>",
+        "<figure><figcaption>{}</figcaption>{}</figure>"
+        "<figure><figcaption>{}</figcaption>{}</figure>",
+        users_title,
         users,
+        messages_title,
         messages,
     )
 
@@ -172,13 +230,24 @@ def uptime_strip(days: list) -> SafeString:
         "",
         '<span class="{}" title="{}: {}"></span>',
         (
-            ("up" if up else "down", day.isoformat(), "answered" if up else "no answer")
+            (
+                "up" if up else "down",
+                site_language.local_date(day),
+                pgettext("server status on a day", "answered")
+                if up
+                else pgettext("server status on a day", "no answer"),
+            )
             for day, up in days
         ),
     )
     return format_html(
         '<div class="uptime" role="img" aria-label="{}">{}</div>',
-        f"Answered on {sum(up for _, up in days)} of {len(days)} days",
+        ngettext(
+            "Answered on %(up)s of %(days)s day",
+            "Answered on %(up)s of %(days)s days",
+            len(days),
+        )
+        % {"up": sum(up for _day, up in days), "days": len(days)},
         cells,
     )
 

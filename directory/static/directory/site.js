@@ -4,6 +4,12 @@
 
 document.documentElement.classList.add("js");
 
+// The page's own words, in the page's language (data-* attributes of #toast, base.html).
+function text(name) {
+  const box = document.getElementById("toast");
+  return (box && box.dataset[name]) || "";
+}
+
 function toast(message) {
   const box = document.getElementById("toast");
   if (!box) return;
@@ -17,13 +23,13 @@ async function copyJoinLink(button) {
   const input = button.closest(".join").querySelector("input");
   try {
     await navigator.clipboard.writeText(input.value);
-    button.textContent = "Copied";
-    toast("Join link copied. Paste it in Session under “Join Community”.");
-    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    button.textContent = text("copied");
+    toast(text("copiedNote"));
+    setTimeout(() => { button.textContent = text("copy"); }, 2000);
   } catch (error) {
     input.focus();
     input.select();
-    toast("Copying is not allowed here: the link is selected, copy it with Ctrl+C.");
+    toast(text("copyFailed"));
   }
 }
 

@@ -13,10 +13,11 @@ import pytest
 from django.db import DatabaseError
 from django.http import HttpRequest
 from django.test import Client
-from django.urls import include, path
+from django.urls import path
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from directory import urls as site_urls
 from directory.models import CrawlRun, Room, Server
 from directory.ops import metrics
 from listings_api import keys
@@ -31,7 +32,8 @@ def boom(request: HttpRequest):
 
 
 # This module doubles as a URLconf (see `pytest.mark.urls` below): the site plus a failing view.
-urlpatterns = [path("boom", boom, name="boom"), path("", include("directory.urls"))]
+# The site's own list, not include(): Django refuses i18n_patterns in an included URLconf.
+urlpatterns = [path("boom", boom, name="boom"), *site_urls.urlpatterns]
 
 
 def scrape(client: Client | None = None, **extra) -> dict[str, float]:

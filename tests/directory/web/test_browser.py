@@ -238,3 +238,171 @@ def test_a_hostile_room_name_cannot_reorder_the_page_around_it(open_page):
     room = Room.objects.get(token="ai")
     heading = open_page(room.get_absolute_url()).page.locator("h1 bdi")
     assert heading.inner_text() == "evil \u05e9\u05dc\u05d5\u05dd"
+
+
+# -- the site in ru and fa (README "Languages") ---------------------------------------------
+
+# The visible chrome of each page: our own words only, never the communities' names,
+# descriptions or tags (those are not translated).
+CHROME = {
+    "home": [
+        "header.site nav",
+        "#filters label",
+        "#filters small",
+        "#filters option[value='']",
+        "#sort option",
+        "#results .summary",
+        ".room .stats",
+        "footer.site",
+    ],
+    "room": [
+        "header.site nav",
+        ".crumbs",
+        ".about-room > h2",
+        ".charts figcaption",
+        "dl.facts dt",
+        ".join-box h2",
+        ".join-box p",
+        "#report",
+        "footer.site",
+    ],
+    "join": ["header.site nav", "main", "footer.site"],
+}
+
+
+def english_msgids(language: str) -> list[str]:
+    """The English texts of the shipped catalog (each msgid cut at its placeholders and markup)
+    that its translation does not itself contain ("API", "Session" may stay as they are)."""
+    from babel.messages.pofile import read_po
+    from django.utils.translation import to_locale
+
+    path = REPO / "directory" / "locale" / to_locale(language) / "LC_MESSAGES" / "django.po"
+    with path.open("rb") as file:
+        catalog = read_po(file)
+    texts = []
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        translated = " ".join(strings)
+        for msgid in ids:
+            plain = re.sub(r"<[^>]+>", "\n", msgid)
+            for part in re.split(r"%\([a-z_]+\)s|%%|\n", plain):
+                part = part.strip(" .,:;\u00b7()\u201c\u201d\"'\u2013-\u2192\u2190")
+                if len(re.findall(r"[A-Za-z]", part)) >= 4 and part not in translated:
+                    texts.append(part)
+    return sorted(set(texts), key=len, reverse=True)
+
+
+def test_english_msgids_reads_the_catalog():
+    texts = english_msgids("ru")
+    assert "Listing policy and privacy" in texts or not texts  # gone once ru translates it
+    assert all("%(" not in text and "<" not in text for text in texts)
+
+
+def chrome_text(page, which: str) -> str:
+    parts = [page.title()]
+    for selector in CHROME[which]:
+        found = page.locator(selector).all_inner_texts()
+        assert found, f"{which}: nothing matches {selector}"
+        parts.extend(found)
+    return "\n".join(parts)
+
+
+def open_in(open_page, language: str, which: str, **options) -> Watched:
+    """The page as a visitor whose browser asks for ``language`` reaches it: by the redirect."""
+    paths = {
+        "home": "/",
+        "room": Room.objects.select_related("server").get(token="android").get_absolute_url(),
+        "join": "/join/",
+    }
+    options.setdefault("viewport", {"width": 1280, "height": 900})
+    watched = open_page(paths[which], locale=language, **options)
+    assert urlsplit(watched.page.url).path == f"/{language}{paths[which]}"
+    return watched
+
+
+@pytest.mark.parametrize("language", ["ru", "fa"])
+@pytest.mark.parametrize("which", ["home", "room", "join"])
+def test_the_chrome_comes_from_the_catalog(open_page, language, which):
+    """No English msgid is left in the visible chrome. Fails until the catalog is translated."""
+    watched = open_in(open_page, language, which)
+    page = watched.page
+    assert page.evaluate("document.documentElement.lang") == language
+    watched.shot(f"{which}-{language}")
+    text = chrome_text(page, which)
+    left = [msgid for msgid in english_msgids(language) if msgid in text]
+    assert left == [], f"English left on the {language} {which} page: {left[:10]}"
+
+
+@pytest.mark.parametrize("which", ["home", "room", "join"])
+def test_persian_pages_run_right_to_left(open_page, which):
+    watched = open_in(open_page, "fa", which)
+    page = watched.page
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    brand, nav = (
+        page.locator(".brand").bounding_box(),
+        page.locator("header.site nav").bounding_box(),
+    )
+    assert brand["x"] > nav["x"]  # the site's name starts the line: on the right
+    if which in ("home", "room"):
+        join = page.locator(".join").first
+        assert join.evaluate("element => getComputedStyle(element).direction") == "ltr"
+        link = join.locator("input").input_value()
+        assert link.startswith("http") and "?public_key=" in link
+    if which == "room":
+        assert page.locator("code").first.evaluate("e => getComputedStyle(e).direction") == "ltr"
+        axis = page.locator("svg.chart").first.evaluate("e => getComputedStyle(e).direction")
+        assert axis == "ltr"  # time runs left to right on the charts
+
+
+def test_persian_home_fits_a_phone(open_page):
+    watched = open_in(
+        open_page, "fa", "home", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    assert watched.page.evaluate("document.documentElement.scrollWidth") <= 390
+    watched.shot("home-fa-phone")
+
+
+def test_the_language_switch_works_without_javascript(open_page):
+    watched = open_page("/", locale="fa", java_script_enabled=False)
+    page = watched.page
+    assert urlsplit(page.url).path == "/fa/"
+    switch = page.locator("details.languages")
+    switch.locator("summary").click()
+    expect(switch.get_by_role("link", name="Русский")).to_be_visible()
+    watched.shot("language-switch-fa")
+    switch.get_by_role("link", name="Русский").click()
+    page.wait_for_url(re.compile(r"/ru/$"))
+    assert page.evaluate("document.documentElement.lang") == "ru"
+    switch.locator("summary").click()
+    switch.get_by_role("link", name="English").click()
+    page.wait_for_load_state()
+    # Chosen on our own page (same-origin Referer): English stays, Accept-Language fa or not.
+    assert urlsplit(page.url).path == "/"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.locator("header.site nav a[href='/about/']").click()
+    page.wait_for_url(re.compile(r"/about/$"))
+    assert urlsplit(page.url).path == "/about/"
+    assert page.context.cookies() == []
+
+
+def test_a_hostile_room_name_stays_inert_on_persian_pages(open_page):
+    from django.utils import timezone
+
+    hostile = "\u202e<img src=x onerror=alert(1)>"
+    Room.objects.filter(token="ai").update(
+        name=hostile, age_rating=AgeRating.SFW, last_seen=timezone.now()
+    )
+    dialogs: list[str] = []
+    for path in ("/fa/?q=onerror", "/fa" + Room.objects.get(token="ai").get_absolute_url()):
+        watched = open_page(path, locale="fa")
+        page = watched.page
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        shown = page.locator("main bdi", has_text="onerror").first
+        assert shown.inner_text() == "<img src=x onerror=alert(1)>"
+        assert page.locator("img[src='x']").count() == 0
+        assert "\u202e" not in page.locator("body").inner_text()
+        assert "\u202e" not in page.title()
+    assert dialogs == []

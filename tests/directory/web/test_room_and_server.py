@@ -45,7 +45,9 @@ def test_room_page_charts_30_days_with_a_table_fallback(client, room):
     page = client.get(room.get_absolute_url()).content.decode()
     assert page.count('<svg class="chart') == 2
     rows = re.findall(
-        r"<tr><td>\d{4}-\d\d-\d\d</td><td>(\d+)</td><td>([\d\u2013]+)</td></tr>", page
+        r'<tr><td><time datetime="\d{4}-\d\d-\d\d">[^<]+</time></td>'
+        r"<td>(\d+)</td><td>([\d\u2013]+)</td></tr>",
+        page,
     )
     assert len(rows) == 30
     assert rows[-1] == ("44", "25")
