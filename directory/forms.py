@@ -35,6 +35,20 @@ def refuse_inward_host(host: str) -> None:
     )
 
 
+class FreeText(forms.CharField):
+    """An optional note of a visitor's to the moderators: a few lines of plain text, cleaned
+    as the crawler cleans remote text (no bidi overrides or invisible characters)."""
+
+    MAX_LENGTH = 2000
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3}))
+        super().__init__(max_length=self.MAX_LENGTH, required=False, **kwargs)
+
+    def clean(self, value: str) -> str:
+        return clean_text(super().clean(value), self.MAX_LENGTH, multiline=True)
+
+
 class SubmissionForm(forms.Form):
     join_url = forms.CharField(
         label=gettext_lazy("Join link"),
@@ -54,12 +68,7 @@ class SubmissionForm(forms.Form):
         required=False,
         help_text=gettext_lazy("An ISO 639 code such as en, de, zh; mul for many"),
     )
-    note = forms.CharField(
-        label=gettext_lazy("Note for the moderators (optional)"),
-        max_length=2000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
+    note = FreeText(label=gettext_lazy("Note for the moderators (optional)"))
 
     def clean_join_url(self) -> str:
         try:
@@ -89,18 +98,7 @@ class SubmissionForm(forms.Form):
             )
         return language
 
-    def clean_note(self) -> str:
-        return clean_text(self.cleaned_data["note"], 2000, multiline=True)
-
 
 class ReportForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("What is wrong?"), choices=Report.Kind.choices)
-    message = forms.CharField(
-        label=gettext_lazy("Details (optional)"),
-        max_length=2000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-
-    def clean_message(self) -> str:
-        return clean_text(self.cleaned_data["message"], 2000, multiline=True)
+    message = FreeText(label=gettext_lazy("Details (optional)"))

@@ -251,35 +251,30 @@ class ValidationErrorSerializer(serializers.Serializer):
 NO_NUL = RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")
 
 
+def text_filter(max_length: int, help_text: str) -> serializers.CharField:
+    """An optional text parameter: blank by default, bounded, never a NUL."""
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=max_length,
+        default="",
+        validators=[NO_NUL],
+        help_text=help_text,
+    )
+
+
 class ListingQuerySerializer(serializers.Serializer):
     """The query parameters of `GET /listing/<id>`."""
 
-    language = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=12,
-        default="",
-        validators=[NO_NUL],
-        help_text="Only rooms in this language (ISO 639 code, e.g. `en`).",
-    )
-    tag = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=64,
-        default="",
-        validators=[NO_NUL],
-        help_text="Only rooms with this tag (its text or slug, any case).",
-    )
-    q = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=100,
-        default="",
-        validators=[NO_NUL],
-        help_text=(
-            "Only rooms where every word of this text appears (any case) in the name, the "
-            "description, `maintainer_description`, the token, a tag, or the server's name or "
-            "address; the same search as the website's."
+    language = text_filter(12, "Only rooms in this language (ISO 639 code, e.g. `en`).")
+    tag = text_filter(64, "Only rooms with this tag (its text or slug, any case).")
+    q = text_filter(
+        100,
+        (
+            "Only rooms where every word of this text appears (any case, with or without "
+            "accents, in any script) in the name, the description, `maintainer_description`, "
+            "the token, a tag, or the server's name or address; the same search as the "
+            "website's."
         ),
     )
     sort = serializers.ChoiceField(
