@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from directory.models import AgeRating, Listing, Room, RoomTag, Server, Tag
+from tests.support.admin import room_change_form
 
 CHANGELIST = "admin:directory_room_changelist"
 # Hiding, un-hiding and rating are public changes: the admin asks for a public reason.
@@ -115,18 +116,13 @@ def test_editing_a_room_in_the_form_records_history_and_verification(client, mod
     room = some_rooms[0]
     client.force_login(moderator)
     url = reverse("admin:directory_room_change", args=[room.pk])
-    form = {
-        "age_rating": AgeRating.NSFW,
-        "language": "de",
-        "maintainer_description": "",
-        "included_at_0": "2025-01-01",
-        "included_at_1": "00:00:00",
-        "rating_verified_at_0": "",
-        "rating_verified_at_1": "",
-        "room_tags-TOTAL_FORMS": 0,
-        "room_tags-INITIAL_FORMS": 0,
-        "public_reason": "rating",
-    }
+    form = room_change_form(
+        room,
+        age_rating=AgeRating.NSFW,
+        language="de",
+        maintainer_description="",
+        public_reason="rating",
+    )
     response = client.post(url, form)
     assert response.status_code == 302, response.content[:2000]
     room.refresh_from_db()

@@ -8,23 +8,9 @@ from django.urls import reverse
 from directory import changes, moderation
 from directory.changes import PublicReason
 from directory.models import AgeRating, Listing, PublicChange, Room, Server, Submission
-from tests.support.admin import admin_action
+from tests.support.admin import admin_action, room_change_form
 
 Action, Reason = PublicChange.Action, PublicChange.Reason
-
-
-def _room_form(room: Room, **changes) -> dict:
-    return {
-        "age_rating": room.age_rating,
-        "language": room.language,
-        "maintainer_description": room.maintainer_description,
-        "included_at_0": "2025-01-01",
-        "included_at_1": "00:00:00",
-        "room_tags-TOTAL_FORMS": 0,
-        "room_tags-INITIAL_FORMS": 0,
-        **({"hidden": "on"} if room.hidden else {}),
-        **changes,
-    }
 
 
 def hide_with_reason(client, room: Room, reason: str, *, text: str, note: str):
@@ -123,14 +109,14 @@ def test_other_needs_a_public_text(signed_in, room):
 
 def test_the_change_form_asks_for_a_reason_when_hiding_or_rating(signed_in, moderator, room):
     url = reverse("admin:directory_room_change", args=[room.pk])
-    refused = signed_in.post(url, _room_form(room, hidden="on"))
+    refused = signed_in.post(url, room_change_form(room, hidden="on"))
     assert refused.status_code == 200 and b"Choose a public reason first" in refused.content
     assert not Room.objects.get(pk=room.pk).hidden
     # Other curated fields need none.
-    assert signed_in.post(url, _room_form(room, language="de")).status_code == 302
+    assert signed_in.post(url, room_change_form(room, language="de")).status_code == 302
     assert not PublicChange.objects.exists()
     done = signed_in.post(
-        url, _room_form(room, hidden="on", age_rating="nsfw", public_reason=Reason.RATING)
+        url, room_change_form(room, hidden="on", age_rating="nsfw", public_reason=Reason.RATING)
     )
     assert done.status_code == 302
     assert set(PublicChange.objects.values_list("action", flat=True)) == {
@@ -144,10 +130,10 @@ def test_reverting_from_the_history_asks_for_a_reason_too(signed_in, room):
     admin_action(signed_in, "room", "hide_rooms", [room.pk], public_reason=Reason.SPAM)
     shown = room.history.filter(hidden=False).order_by("history_id").first()
     url = reverse("admin:directory_room_simple_history", args=[room.pk, shown.history_id])
-    refused = signed_in.post(url, _room_form(Room.objects.get(pk=room.pk), hidden=""))
+    refused = signed_in.post(url, room_change_form(Room.objects.get(pk=room.pk), hidden=""))
     assert b"Choose a public reason first" in refused.content
     assert Room.objects.get(pk=room.pk).hidden
-    form = _room_form(Room.objects.get(pk=room.pk), public_reason=Reason.OPERATOR)
+    form = room_change_form(Room.objects.get(pk=room.pk), public_reason=Reason.OPERATOR)
     form.pop("hidden")
     assert signed_in.post(url, form).status_code == 302
     assert not Room.objects.get(pk=room.pk).hidden

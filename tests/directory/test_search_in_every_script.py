@@ -23,7 +23,7 @@ from tests.directory.test_room_queries import (  # noqa: F401  (own_caches: auto
     paths,
     site_rooms,
 )
-from tests.support.admin import admin_action
+from tests.support.admin import admin_action, room_change_form
 
 VINYL = "https://sogs.dead.pictures"  # "Vinil": "Про виниловые пласты. Коллекция и все прочее."
 
@@ -62,17 +62,12 @@ def test_sao_paulo_finds_sao_paulo_as_a_crawl_writes_it(client, vinyl):
 
 def test_greek_in_any_case_and_accent_through_the_admin_form(client, moderator, vinyl):
     client.force_login(moderator)
-    form = {
-        "age_rating": AgeRating.UNRATED,
-        "language": "el",
-        "maintainer_description": "Ελληνική κοινότητα δίσκων βινυλίου",
-        "included_at_0": "2025-01-01",
-        "included_at_1": "00:00:00",
-        "rating_verified_at_0": "",
-        "rating_verified_at_1": "",
-        "room_tags-TOTAL_FORMS": 0,
-        "room_tags-INITIAL_FORMS": 0,
-    }
+    form = room_change_form(
+        vinyl,
+        age_rating=AgeRating.UNRATED,
+        language="el",
+        maintainer_description="Ελληνική κοινότητα δίσκων βινυλίου",
+    )
     response = client.post(reverse("admin:directory_room_change", args=[vinyl.pk]), form)
     assert response.status_code == 302, response.content[:2000]
     expected = {vinyl.get_absolute_url()}
