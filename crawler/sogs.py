@@ -148,7 +148,11 @@ def read_capabilities(session: HostSession) -> tuple[list[str] | None, PollError
     try:
         data = response.json()
     except http.BadResponse as error:
-        return None, BadSogsResponse(f"{session.base_url}{path}: {error.reason}")
+        # pysogs answers JSON (Flask's `jsonify`): broken JSON is a broken SOGS reply, a page
+        # of anything else (a web server's "It works!") is no SOGS at all.
+        if "json" in response.headers.get("Content-Type", "").lower():
+            return None, BadSogsResponse(f"{session.base_url}{path}: {error.reason}")
+        return None, NotASogsServer(f"{session.base_url}{path} does not answer JSON")
     caps = data.get("capabilities") if isinstance(data, dict) else None
     if not isinstance(caps, list) or "sogs" not in caps:
         return None, NotASogsServer(f"{session.base_url}{path} is not a SOGS answer")
@@ -321,10 +325,11 @@ def poll_legacy(session: HostSession, poll: AddressPoll, crawler_privkey: bytes)
         except (ServerUnreachable, ServerTimedOut, failures.HttpErrorReply) as error:
             unknown.append(error)
             continue
+        # The reply decrypted: the key is proven whatever the reply says (`crawler/proof.py`).
+        poll.pubkey, poll.proof, poll.api_kind = pubkey, ProofKind.V3, Server.ApiKind.LEGACY
         rooms = data.get("rooms") if data else None
         if not isinstance(rooms, list):
             raise BadSogsResponse(f"{session.base_url}: legacy room list is not a list")
-        poll.pubkey, poll.proof, poll.api_kind = pubkey, ProofKind.V3, Server.ApiKind.LEGACY
         poll.complete_listing = True
         poll.rooms = [_legacy_room(room) for room in rooms[:_LEGACY_ROOM_LIMIT]]
         poll.rooms = [room for room in poll.rooms if room]

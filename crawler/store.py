@@ -221,9 +221,12 @@ def _store_conflict(server: Server, refuted: list[AddressPoll], counts: StoreCou
 
 
 def _store_failure(server: Server, polls: list[AddressPoll], counts: StoreCounts) -> None:
-    """A known server that did not answer: marked offline with the reason; rooms stay."""
+    """A known server that did not answer: marked offline with the reason; rooms stay. A
+    reply that decrypted still proved its key."""
     error = _poll_failure(polls)
     server.last_poll_at = timezone.now()
+    if any(poll.proof is not None and poll.pubkey == server.pubkey for poll in polls):
+        server.key_state, server.key_checked_at = Server.KeyState.PROVEN, server.last_poll_at
     server.last_poll_status = error.status
     server.last_poll_error = error.reason[:1000]
     server.consecutive_failures += 1
