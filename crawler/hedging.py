@@ -19,8 +19,11 @@ from typing import Any
 
 from directory.lib import http
 
-#: The fraction of an attempt's deadline after which the next attempt starts.
-HEDGE_AFTER = 0.5
+#: The fraction of an attempt's deadline after which the next attempt starts. Under a half, so
+#: that three attempts of equal deadlines are in flight at once: a host that never answers is
+#: given up on after 1.8 deadlines, one that ignores its first two requests is asked a third
+#: time after 0.8 of a deadline.
+HEDGE_AFTER = 0.4
 
 
 class Hedged:

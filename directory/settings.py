@@ -239,7 +239,7 @@ CRAWLER_CONCURRENCY = env.int("CRAWLER_CONCURRENCY", default=64)
 CRAWLER_CONNECT_TIMEOUT = env.float("CRAWLER_CONNECT_TIMEOUT", default=5.0)
 CRAWLER_DEADLINE = env.float("CRAWLER_DEADLINE", default=10.0)
 # The first request to a host: up to one attempt per deadline, each started once the previous one
-# has run half of its own (hedged, crawler/hedging.py), so a host that never answers costs about two
+# has run 40% of its own (hedged, crawler/hedging.py), so a host that never answers costs under two
 # deadlines and a flaky one answers a later attempt soon.
 CRAWLER_PROBE_DEADLINES = [
     float(seconds) for seconds in env.list("CRAWLER_PROBE_DEADLINES", default=["5", "5", "5"])
