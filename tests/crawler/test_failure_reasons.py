@@ -5,6 +5,7 @@ the CrawlRun, `manage.py crawl`'s summary and the admin's crawl report."""
 from __future__ import annotations
 
 import io
+import logging
 import random
 
 import pytest
@@ -136,3 +137,19 @@ def test_the_most_informative_failure_wins_whatever_the_order():
 )
 def test_a_gateway_status_says_what_became_of_the_server(status, kind):
     assert failures.from_status("http://sogs.example/capabilities", status).status == kind
+
+
+def test_the_celery_crawl_logs_and_returns_the_failures_by_kind(loopback_settings, sogs, caplog):
+    from crawler import tasks
+
+    server = sogs([room("lobby")])
+    call_command("crawl", f"--server={server.join_link('lobby')}", stdout=io.StringIO())
+    server.stop()  # dead: connection refused
+    caplog.set_level(logging.INFO, logger="crawler")
+    caplog.clear()
+
+    result = tasks.crawl_sources()  # what beat runs; Celery logs the result it returns
+
+    assert result["failures"] == {"unreachable": 1} and result["servers_failed"] == 1
+    finished = [r for r in caplog.records if r.getMessage() == "crawl finished"]
+    assert finished[-1].failures == {"unreachable": 1}
