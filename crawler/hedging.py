@@ -61,6 +61,8 @@ def hedged_request(
 ) -> Hedged:
     """`client.request(method, url, **options)` with up to `len(deadlines)` overlapping
     attempts, attempt n under `deadlines[n]`. Raises `AllTimedOut` or `AttemptFailed`."""
+    if not deadlines:
+        raise ValueError("at least one attempt deadline is needed")
     outcomes: queue.SimpleQueue[tuple[int, http.Response | BaseException]] = queue.SimpleQueue()
     cancellations: list[http.Cancellation] = []
     in_flight, next_at, last_timeout = 0, 0.0, None
