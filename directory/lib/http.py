@@ -543,11 +543,14 @@ class GuardedClient:
     Every status is returned (use `Response.raise_for_status()`); every failure raises a
     `FetchError` subclass. `resolver` is injectable for tests; its answers are vetted.
 
-    `threads` is how many threads use the client at once (the crawler's concurrency). Each pool
-    keeps up to that many connections: through a proxy, every plain-http request shares the
-    one pool to the proxy, and urllib3 discards (and logs a warning for) each connection handed
-    back to a full pool. A pool only holds connections that were open at once, so a direct
-    crawl, one request at a time per host, still keeps one per host.
+    `threads` is how many threads use the client at once (the crawler's concurrency, times
+    its hedged attempts), `per_host` how many of them may talk to one host at once (default:
+    all). Through a proxy, every plain-http request shares the one pool to the proxy, so each
+    pool keeps up to `threads` connections: urllib3 discards (and logs a warning for) each
+    connection handed back to a full pool. Without one, a pool per host keeps `per_host`, and
+    a pool is kept for every host the threads can be talking to at once: urllib3 fills a new
+    pool's queue with `maxsize` placeholders, and a pool dropped while its host is still being
+    polled loses its idle connections, both paid again on the next request.
     """
 
     def __init__(
@@ -556,9 +559,11 @@ class GuardedClient:
         *,
         resolver: Resolver = system_resolver,
         threads: int = 1,
+        per_host: int | None = None,
     ):
-        if threads < 1:
-            raise ValueError("threads must be at least 1")
+        if threads < 1 or (per_host is not None and per_host < 1):
+            raise ValueError("threads and per_host must be at least 1")
+        per_host = min(per_host or threads, threads)
         self.config = config or HttpConfig()
         self._resolver = resolver
         context = ssl.create_default_context(cafile=requests.certs.where())
@@ -566,8 +571,8 @@ class GuardedClient:
             context.load_verify_locations(cafile=self.config.ca_bundle)
         context.sslsocket_class = _DeadlineSSLSocket
         options = {
-            "num_pools": _HOSTS_KEPT,
-            "maxsize": threads,
+            "num_pools": max(_HOSTS_KEPT, -(-threads // per_host)),
+            "maxsize": threads if self.config.proxy else per_host,
             "ssl_context": context,
         }
         # Our own pool manager: nothing is read from the environment (HTTP_PROXY, NO_PROXY...).
