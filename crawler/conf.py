@@ -64,7 +64,11 @@ class CrawlConfig:
         return replace(self, **changes)
 
     def client(self) -> GuardedClient:
-        return GuardedClient(self.http, threads=self.concurrency)
+        """The crawl's one HTTP client, its pools sized for every request that can be in
+        flight at once: one per host polled, up to `len(probe_deadlines)` while a host has not
+        answered yet (`crawler/hedging.py`)."""
+        attempts = len(self.probe_deadlines)
+        return GuardedClient(self.http, threads=self.concurrency * attempts, per_host=attempts)
 
     def crawler_privkey(self) -> bytes:
         """The crawler's own X25519 key for the legacy auth flow, kept across runs so legacy

@@ -13,7 +13,8 @@ import warnings
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from crawler.sogs import HostSession, PollError
+from crawler.failures import PollError
+from crawler.sogs import HostSession
 from directory.lib import http
 from directory.models import Room
 

@@ -4,7 +4,8 @@
 "poll now" run); `fetch_sources_now` some sources and the servers they name ("fetch now").
 
 Each server polled logs one "server polled" event and each crawl one "crawl finished" event,
-their figures in the record's `extra` fields (server, pubkey, rooms, outcome, duration_ms...).
+their figures in the record's `extra` fields (server, pubkey, rooms, outcome, duration_ms...;
+the crawl's `failures` counts the failed servers by kind, `crawler/failures.py`).
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def poll_targets(
             outcome = reconnecting(lambda: store_server(pubkey, polls, config, stored, sources))
         except Exception as error:  # one server's bad data (or a lost database) must not end it
             log.exception("storing server %s failed", pubkey[:8])
-            stored.servers_failed += 1
-            stored.errors.append(f"{pubkey[:8]}: not stored ({type(error).__name__})")
+            reason = f"{pubkey[:8]}: not stored ({type(error).__name__})"
+            stored.failed(Server.PollStatus.ERROR, reason)
             outcome = ServerOutcome(_label(polls, pubkey), NOT_STORED, error=type(error).__name__)
         seconds = sum(poll.seconds for poll in polls) + time.monotonic() - started
         _log_server_polled(pubkey, outcome, seconds)
@@ -164,6 +165,7 @@ def _finish(
     run.rooms_new, run.rooms_updated = stored.rooms_new, stored.rooms_updated
     run.rooms_gone = stored.rooms_gone
     run.errors = (errors + stored.errors)[:500]
+    run.failures = dict(stored.failures)
     run.finished_at = timezone.now()
     run.status = CrawlRun.Status.FINISHED
     reconnecting(run.record_server_states)  # what the admin's crawl report compares
@@ -182,6 +184,7 @@ def _finish(
             "rooms_gone": run.rooms_gone,
             "requests": counts.requests,
             "errors": len(run.errors),
+            "failures": run.failures,
             "duration_ms": round((run.finished_at - run.started_at).total_seconds() * 1000),
         },
     )

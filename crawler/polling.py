@@ -17,8 +17,9 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from crawler.conf import CrawlConfig
+from crawler.failures import PollError
 from crawler.icons import fetch_icons
-from crawler.sogs import Address, AddressPoll, HostSession, PollError, poll_address
+from crawler.sogs import Address, AddressPoll, HostSession, poll_address
 from directory.lib import http
 from directory.lib.joinlinks import DEFAULT_PORTS, format_base_url
 from directory.models import Server

@@ -16,7 +16,17 @@ from typing import Any
 import nacl.bindings
 import nacl.exceptions
 
+from crawler import failures, proof
 from crawler.conf import CrawlConfig
+from crawler.failures import (
+    BadSogsResponse,
+    KeyMismatch,
+    NotASogsServer,
+    PollError,
+    ServerTimedOut,
+    ServerUnreachable,
+)
+from crawler.hedging import AllTimedOut, AttemptFailed, hedged_request
 from directory.lib import http, onion
 from directory.lib.joinlinks import JoinLink, find_join_links, format_base_url
 from directory.lib.roomtext import clean_text
@@ -27,46 +37,14 @@ _LEGACY_ROOM_LIMIT = 100
 _TOKEN_FALLBACK_LIMIT = 20
 
 
-class PollError(Exception):
-    """A server could not be polled; `status` is what its Server records."""
-
-    status = Server.PollStatus.ERROR
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class ServerUnreachable(PollError):
-    """No connection (refused, no route, a private address, TLS failed), or no address
-    answered for the server's key. An https address is tried again over http."""
-
-    status = Server.PollStatus.UNREACHABLE
-
-
-class ServerTimedOut(PollError):
-    status = Server.PollStatus.TIMEOUT
-
-
-class NotASogsServer(PollError):
-    status = Server.PollStatus.NOT_SOGS
-
-
-class BadSogsResponse(PollError):
-    status = Server.PollStatus.BAD_RESPONSE
-
-
-class KeyMismatch(PollError):
-    status = Server.PollStatus.KEY_MISMATCH
-
-
 Address = tuple[str, str, int | None]  # scheme, host, port (None: the scheme's default)
 
 
 class HostSession:
-    """Requests to one base URL. The first request that gets an answer may take up to
-    `len(probe_deadlines)` attempts with short deadlines (a host that never answers is given up
-    quickly); once the host has answered, requests get the full deadline and one attempt."""
+    """Requests to one base URL. Until the host has answered, a request is up to
+    `len(probe_deadlines)` hedged attempts (`crawler/hedging.py`: a host that never answers is
+    given up on after about two deadlines); once it has answered, requests get the full
+    deadline and one attempt."""
 
     def __init__(self, client: http.GuardedClient, base_url: str, config: CrawlConfig) -> None:
         self.client = client
@@ -85,33 +63,27 @@ class HostSession:
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> http.Response:
-        deadlines = self.config.probe_deadlines if not self.answered else (self.config.deadline,)
         url = self.base_url + path
-        last: http.FetchError | None = None
-        for deadline in deadlines:
+        options: dict[str, Any] = {"max_bytes": max_bytes, "data": data, "headers": headers}
+        if self.answered:
             self.requests += 1
             try:
-                response = self.client.request(
-                    method, url, max_bytes=max_bytes, data=data, headers=headers, deadline=deadline
-                )
-            except http.Timeout as error:
-                last = error  # accepted but silent, or dripping: another short try
-                continue
+                return self.client.request(method, url, deadline=self.config.deadline, **options)
             except http.FetchError as error:
-                raise _poll_error(error) from error
-            self.answered = True
-            return response
-        raise ServerTimedOut(
-            f"no answer after {len(deadlines)} attempts: {last.reason if last else ''}"
-        )
-
-
-def _poll_error(error: http.FetchError) -> PollError:
-    if isinstance(error, http.Timeout):
-        return ServerTimedOut(error.reason)
-    if isinstance(error, http.Unreachable | http.BlockedAddress | http.BadURL):
-        return ServerUnreachable(error.reason)
-    return BadSogsResponse(error.reason)
+                raise failures.from_fetch_error(error) from error
+        deadlines = self.config.probe_deadlines
+        try:
+            hedged = hedged_request(self.client, method, url, deadlines=deadlines, **options)
+        except AllTimedOut as error:  # accepted but silent, or dripping, every time
+            self.requests += error.attempts
+            reason = f"no answer after {error.attempts} attempts: {error.reason}"
+            raise ServerTimedOut(reason) from error
+        except AttemptFailed as failed:
+            self.requests += failed.attempts
+            raise failures.from_fetch_error(failed.error) from failed.error
+        self.requests += hedged.attempts
+        self.answered = True
+        return hedged.response
 
 
 # --- Results -------------------------------------------------------------------------------------
@@ -163,13 +135,28 @@ def _get_json(session: HostSession, path: str, *, max_bytes: int) -> Any:
         return None
 
 
-def read_capabilities(session: HostSession) -> list[str] | None:
-    """The capabilities of a modern SOGS, or None when the answer is not one (maybe legacy)."""
-    data = _get_json(session, "/capabilities", max_bytes=64_000)
+def read_capabilities(session: HostSession) -> tuple[list[str] | None, PollError | None]:
+    """The capabilities of a modern SOGS, or None and why the answer is not one: None for a
+    404 (a legacy server has no `/capabilities`), else the failure it would explain if the
+    legacy API fails too. A failed request raises (the host is not answering at all)."""
+    path = "/capabilities"
+    response = session.request("GET", path, max_bytes=64_000)
+    if response.status in (404, 405):
+        return None, None
+    if response.status != 200:
+        return None, failures.from_status(session.base_url + path, response.status)
+    try:
+        data = response.json()
+    except http.BadResponse as error:
+        # pysogs answers JSON (Flask's `jsonify`): broken JSON is a broken SOGS reply, a page
+        # of anything else (a web server's "It works!") is no SOGS at all.
+        if "json" in response.headers.get("Content-Type", "").lower():
+            return None, BadSogsResponse(f"{session.base_url}{path}: {error.reason}")
+        return None, NotASogsServer(f"{session.base_url}{path} does not answer JSON")
     caps = data.get("capabilities") if isinstance(data, dict) else None
     if not isinstance(caps, list) or "sogs" not in caps:
-        return None
-    return [clean_text(cap, 64) for cap in caps if isinstance(cap, str)][:50]
+        return None, NotASogsServer(f"{session.base_url}{path} is not a SOGS answer")
+    return [clean_text(cap, 64) for cap in caps if isinstance(cap, str)][:50], None
 
 
 def read_rooms(session: HostSession) -> list[dict] | None:
@@ -188,26 +175,16 @@ def read_room(session: HostSession, token: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def prove_key_v4(session: HostSession, pubkey: str) -> bool | None:
-    """Send `GET /capabilities` through a v4 onion request encrypted to `pubkey`.
-
-    True: the reply decrypted, so the server holds the key. False: the server could not decrypt
-    it, or answered with something else. None: no v4 endpoint (or no answer) to ask.
-    """
+def prove_key_v4(session: HostSession, pubkey: str) -> proof.Finding:
+    """Send `GET /capabilities` through a v4 onion request encrypted to `pubkey`, and judge the
+    reply (`crawler/proof.py`). A request that fails (the host answered the rest of the poll)
+    tells nothing about the key."""
     body, channel = onion.build_request(pubkey, onion.build_v4_request("GET", "/capabilities"))
     try:
         response = session.request("POST", "/oxen/v4/lsrpc", max_bytes=1_000_000, data=body)
-    except BadSogsResponse:
-        return False
-    if response.status in (404, 405, 501):
-        return None
-    if response.status != 200:
-        return False  # pysogs answers a request it cannot decrypt with a plain 400
-    try:
-        reply = onion.parse_v4_response(channel.decrypt_response(response.content))
-    except onion.OnionError:
-        return False
-    return reply.status == 200
+    except PollError as error:
+        return proof.unknown(error.reason)
+    return proof.judge_reply(response.status, response.content, channel, v3=False)
 
 
 def room_page_links(session: HostSession, token: str) -> list[JoinLink] | None:
@@ -265,18 +242,17 @@ def prove_modern_key(session: HostSession, poll: AddressPoll, tokens: list[str])
         page_keys = keys_on_room_page(session, tokens[0]) or set()
         poll.claimed = frozenset(page_keys)
     for pubkey in sorted(poll.claimed):
-        proven = prove_key_v4(session, pubkey)
-        if proven is None and tokens and tokens[0]:
+        finding, method = prove_key_v4(session, pubkey), ProofKind.V4
+        if finding.verdict is proof.Verdict.NO_ENDPOINT and tokens and tokens[0]:
             if page_keys is None:
                 page_keys = keys_on_room_page(session, tokens[0]) or set()
-            proven = pubkey in page_keys if page_keys else None
-            method = ProofKind.PAGE
-        else:
-            method = ProofKind.V4
-        if proven:
+            finding, method = _page_finding(pubkey, page_keys), ProofKind.PAGE
+        if finding.verdict is proof.Verdict.PROVEN:
             poll.pubkey, poll.proof = pubkey, method
-        elif proven is False:
-            poll.mismatches[pubkey] = f"{poll.base_url} did not prove this key ({method})"
+        elif finding.verdict is proof.Verdict.REFUTED:
+            poll.mismatches[pubkey] = (
+                f"{poll.base_url} did not prove this key ({method}: {finding.why})"
+            )
     if not poll.claimed:
         poll.error = KeyMismatch(f"no key is known for {poll.base_url}, and no room page shows one")
         return
@@ -286,6 +262,15 @@ def prove_modern_key(session: HostSession, poll: AddressPoll, tokens: list[str])
             poll.pubkey = next(iter(unrefuted))  # nothing could prove or refute it: unverified
         elif not unrefuted:
             poll.error = KeyMismatch(f"{poll.base_url} proved none of the keys its links claim")
+
+
+def _page_finding(pubkey: str, page_keys: set[str]) -> proof.Finding:
+    """Without a v4 endpoint, the server's own room page: the keys its join links show."""
+    if not page_keys:
+        return proof.unknown("no room page shows a key")
+    if pubkey in page_keys:
+        return proof.Finding(proof.Verdict.PROVEN, "its room page shows this key")
+    return proof.Finding(proof.Verdict.REFUTED, "its room page shows another key")
 
 
 # --- Legacy SOGS (v3 onion requests to /loki/v3/lsrpc) -------------------------------------------
@@ -300,38 +285,51 @@ def legacy_call(
     body: str = "",
     headers: dict[str, str] | None = None,
 ) -> dict | None:
-    """One legacy endpoint through a v3 request; the decoded JSON, or None on a non-200."""
+    """One legacy endpoint through a v3 request; the decoded JSON, or None on an inner non-200.
+
+    Raises KeyMismatch when the reply refutes the key (`crawler/proof.py`), NotASogsServer
+    without the endpoint, and the failure its status explains when it tells nothing of the key.
+    """
+    path = "/loki/v3/lsrpc"
     payload = onion.build_v3_request(method, endpoint, body=body, headers=headers)
     outer, channel = onion.build_request(pubkey, payload)
-    response = session.request("POST", "/loki/v3/lsrpc", max_bytes=15_000_000, data=outer)
-    if response.status == 404:
-        raise NotASogsServer(f"{session.base_url} has neither /capabilities nor /loki/v3/lsrpc")
-    if response.status != 200:
-        raise KeyMismatch(
-            f"{session.base_url} could not decrypt a v3 request (HTTP {response.status})"
-        )
+    response = session.request("POST", path, max_bytes=15_000_000, data=outer)
+    finding = proof.judge_reply(response.status, response.content, channel, v3=True)
+    if finding.verdict is proof.Verdict.NO_ENDPOINT:
+        raise NotASogsServer(f"{session.base_url} has neither /capabilities nor {path}")
+    if finding.verdict is proof.Verdict.REFUTED:
+        raise KeyMismatch(f"{session.base_url} did not prove this key (v3: {finding.why})")
+    if finding.plaintext is None:
+        raise failures.from_status(session.base_url + path, response.status)
     try:
-        reply = onion.parse_v3_response(channel.decrypt_v3_response(response.content))
+        reply = onion.parse_v3_response(finding.plaintext)
         data = json.loads(reply.body)
     except (onion.OnionError, ValueError, RecursionError) as error:
-        raise KeyMismatch(f"{session.base_url}: v3 reply did not decrypt ({error})") from None
+        raise BadSogsResponse(f"{session.base_url}: bad v3 reply ({error})"[:300]) from None
     if reply.status != 200 or not isinstance(data, dict):
         return None
     return data
 
 
 def poll_legacy(session: HostSession, poll: AddressPoll, crawler_privkey: bytes) -> None:
-    """Read a legacy server's rooms; the reply decrypting proves the claimed key (v3)."""
+    """Read a legacy server's rooms; the reply decrypting proves the claimed key (v3). A key
+    whose reply told nothing (a 502 from a gateway...) is neither proven nor refuted: the
+    poll fails with the reason, and the key keeps its state."""
+    unknown: list[PollError] = []
     for pubkey in sorted(poll.claimed):
         try:
             data = legacy_call(session, pubkey, "rooms")
         except KeyMismatch as error:
             poll.mismatches[pubkey] = error.reason
             continue
+        except (ServerUnreachable, ServerTimedOut, failures.HttpErrorReply) as error:
+            unknown.append(error)
+            continue
+        # The reply decrypted: the key is proven whatever the reply says (`crawler/proof.py`).
+        poll.pubkey, poll.proof, poll.api_kind = pubkey, ProofKind.V3, Server.ApiKind.LEGACY
         rooms = data.get("rooms") if data else None
         if not isinstance(rooms, list):
             raise BadSogsResponse(f"{session.base_url}: legacy room list is not a list")
-        poll.pubkey, poll.proof, poll.api_kind = pubkey, ProofKind.V3, Server.ApiKind.LEGACY
         poll.complete_listing = True
         poll.rooms = [_legacy_room(room) for room in rooms[:_LEGACY_ROOM_LIMIT]]
         poll.rooms = [room for room in poll.rooms if room]
@@ -340,7 +338,9 @@ def poll_legacy(session: HostSession, poll: AddressPoll, crawler_privkey: bytes)
                 session, pubkey, room["token"], crawler_privkey
             )
         return
-    poll.error = KeyMismatch(f"{session.base_url} proved none of the keys its links claim")
+    poll.error = failures.most_informative(unknown) or KeyMismatch(
+        f"{session.base_url} proved none of the keys its links claim"
+    )
 
 
 def _legacy_room(room: object) -> dict | None:
@@ -399,13 +399,14 @@ def poll_address(
     tokens: Iterable[str] = (),
     crawler_privkey: bytes = b"",
 ) -> AddressPoll:
-    """Poll one address; an https address that fails is retried over http. Never raises."""
+    """Poll one address; an https address that fails is retried over http. Never raises.
+    When both fail, the poll keeps the most informative failure of the two."""
     poll = AddressPoll(address, frozenset(claimed))
     scheme, host, port = address
     attempts = [address]
     if scheme == "https":
         attempts.append(("http", host, None if port is None else port))
-    requests, failed = 0, []
+    requests, failed, errors = 0, [], []
     for attempt in attempts:
         poll = AddressPoll(attempt, frozenset(claimed), failed_attempts=list(failed))
         session = HostSession(client, format_base_url(*attempt), config)
@@ -417,16 +418,24 @@ def poll_address(
         if not isinstance(poll.error, ServerUnreachable | ServerTimedOut):
             break
         failed.append((attempt, poll.error.reason))
+        errors.append(poll.error)
+    if poll.error is not None:
+        poll.error = failures.most_informative([*errors, poll.error])
     poll.requests = requests
     return poll
 
 
 def _poll(session: HostSession, poll: AddressPoll, tokens: list[str], privkey: bytes) -> None:
-    capabilities = read_capabilities(session)
+    capabilities, not_modern = read_capabilities(session)
     if capabilities is not None:
         poll.api_kind, poll.capabilities = Server.ApiKind.MODERN, capabilities
         poll_modern(session, poll, tokens)
     elif poll.claimed:
-        poll_legacy(session, poll, privkey)
+        try:
+            poll_legacy(session, poll, privkey)
+        except PollError as error:
+            poll.error = error
+        if poll.error is not None:  # whichever of the two answers explains more
+            poll.error = failures.most_informative([poll.error, not_modern])
     else:
-        raise NotASogsServer(f"{session.base_url} does not answer /capabilities")
+        raise not_modern or NotASogsServer(f"{session.base_url} does not answer /capabilities")

@@ -10,6 +10,7 @@ conflict is kept for moderators.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -17,10 +18,12 @@ from typing import Literal
 from django.db import transaction
 from django.utils import timezone
 
+from crawler import failures
 from crawler.conf import CrawlConfig
+from crawler.failures import PollError, ServerUnreachable
 from crawler.icons import store_icon
 from crawler.rooms import NSFW, CrawledRoom, crawled_room
-from crawler.sogs import AddressPoll, PollError, ServerUnreachable
+from crawler.sogs import AddressPoll
 from directory.lib.joinlinks import SourceEntry
 from directory.lib.sogs import InvalidRoom, validate_room
 from directory.models import AgeRating, Room, RoomActivity, RoomTag, Server, Tag
@@ -47,6 +50,13 @@ class StoreCounts:
     rooms_updated: int = 0
     rooms_gone: int = 0
     errors: list[str] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)  # servers failed, by kind
+
+    def failed(self, kind: Server.PollStatus, *errors: str) -> None:
+        """One server failed: `kind` is why, `errors` say it for the crawl's list."""
+        self.servers_failed += 1
+        self.failures[str(kind)] += 1
+        self.errors += errors
 
     def add(self, other: StoreCounts) -> None:
         self.servers_ok += other.servers_ok
@@ -55,6 +65,7 @@ class StoreCounts:
         self.rooms_updated += other.rooms_updated
         self.rooms_gone += other.rooms_gone
         self.errors += other.errors
+        self.failures += other.failures
 
 
 NOT_STORED = "not_stored"  # a ServerOutcome whose store failed: no poll status was written
@@ -140,21 +151,18 @@ def _store_server(
 def _unknown_failed(pubkey: str, polls: list[AddressPoll], counts: StoreCounts) -> ServerOutcome:
     """A server never stored before that did not answer: nothing to store, only to report."""
     failed = [poll for poll in polls if poll.error is not None]
-    counts.servers_failed += 1
-    counts.errors += [f"{poll.base_url}: {poll.error.reason}" for poll in failed]
     error = _poll_failure(polls)
+    counts.failed(error.status, *(f"{poll.base_url}: {poll.error.reason}" for poll in failed))
     label = failed[0].base_url if failed else pubkey[:8]
     return ServerOutcome(label, error.status, error=error.reason[:200])
 
 
 def _poll_failure(polls: list[AddressPoll]) -> PollError:
-    """Why polling found nothing for a key: the first address's error, else that no address
-    answered for that key (each proved another key, or could not tell which key it holds).
-    Nothing refuted the key, so it is not a key mismatch."""
-    for poll in polls:
-        if poll.error is not None:
-            return poll.error
-    return ServerUnreachable("no address answered for this key")
+    """Why polling found nothing for a key: the most informative of its addresses' failures
+    (`crawler/failures.py`), else that no address answered for that key (each proved another
+    key, or could not tell which key it holds). Nothing refuted the key: no key mismatch."""
+    error = failures.most_informative(poll.error for poll in polls)
+    return error or ServerUnreachable("no address answered for this key")
 
 
 def _save_server(server: Server) -> None:
@@ -209,14 +217,16 @@ def _store_conflict(server: Server, refuted: list[AddressPoll], counts: StoreCou
     server.key_conflict = _conflicts(server, refuted)
     server.last_poll_status = Server.PollStatus.KEY_MISMATCH
     server.last_poll_error = server.key_conflict[:1000]
-    counts.servers_failed += 1
-    counts.errors.append(f"{server.pubkey[:8]}: {server.key_conflict}")
+    counts.failed(Server.PollStatus.KEY_MISMATCH, f"{server.pubkey[:8]}: {server.key_conflict}")
 
 
 def _store_failure(server: Server, polls: list[AddressPoll], counts: StoreCounts) -> None:
-    """A known server that did not answer: marked offline with the reason; rooms stay."""
+    """A known server that did not answer: marked offline with the reason; rooms stay. A
+    reply that decrypted still proved its key."""
     error = _poll_failure(polls)
     server.last_poll_at = timezone.now()
+    if any(poll.proof is not None and poll.pubkey == server.pubkey for poll in polls):
+        server.key_state, server.key_checked_at = Server.KeyState.PROVEN, server.last_poll_at
     server.last_poll_status = error.status
     server.last_poll_error = error.reason[:1000]
     server.consecutive_failures += 1
@@ -224,8 +234,7 @@ def _store_failure(server: Server, polls: list[AddressPoll], counts: StoreCounts
         for address, reason in [*poll.failed_attempts, (poll.address, str(poll.error or ""))]:
             if server.addresses.filter(scheme=address[0], host=address[1]).exists():
                 note_address(server, *address, ok=False, error=reason)
-    counts.servers_failed += 1
-    counts.errors.append(f"{server.base_url or server.pubkey[:8]}: {error.reason}")
+    counts.failed(error.status, f"{server.base_url or server.pubkey[:8]}: {error.reason}")
 
 
 def _crawled_rooms(

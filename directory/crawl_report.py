@@ -4,7 +4,7 @@ Each finished crawl keeps a small picture of every server it polled (`CrawlRun.s
 poll status, key state and rooms seen, which `CrawlRun.record_server_states` takes). The report
 compares the last two pictures: servers that went down or came back, servers whose key proof
 changed, and sudden drops in rooms found (e.g. "rooms found fell by 40%"), next to the servers
-failing right now and the recent runs.
+failing right now, the last crawl's failures by kind (`CrawlRun.failures`) and the recent runs.
 """
 
 from __future__ import annotations
@@ -52,6 +52,14 @@ class CrawlReport:
     came_back: list[Change] = field(default_factory=list)
     key_changes: list[Change] = field(default_factory=list)
     drops: list[Drop] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[tuple[str, int]]:
+        """Why the last crawl's failed servers failed: (kind, servers), most servers first."""
+        counts = (self.latest.failures or {}) if self.latest is not None else {}
+        labels = dict(Server.PollStatus.choices)
+        pairs = [(labels.get(kind, kind), count) for kind, count in counts.items() if count]
+        return sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
 
     @property
     def healthy(self) -> bool:

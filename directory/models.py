@@ -130,7 +130,9 @@ class Server(models.Model):
         UNREACHABLE = "unreachable", _("Unreachable")
         TIMEOUT = "timeout", _("Timed out")
         NOT_SOGS = "not_sogs", _("Not a SOGS")
+        HTTP_ERROR = "http_error", _("HTTP error")
         BAD_RESPONSE = "bad_response", _("Bad response")
+        TOO_LARGE = "too_large", _("Reply too large")
         KEY_MISMATCH = "key_mismatch", _("Key mismatch")
         ERROR = "error", _("Error")
 
@@ -829,6 +831,9 @@ class CrawlRun(models.Model):
     rooms_gone = models.PositiveIntegerField(default=0)
     rooms_found = models.PositiveIntegerField(default=0, help_text="Rooms seen by this crawl.")
     errors = models.JSONField(default=list, blank=True)
+    # {Server.PollStatus: servers}: why the servers that failed failed, one kind each (the most
+    # informative failure, `crawler/failures.py`).
+    failures = models.JSONField(default=dict, blank=True)
     # {pubkey: {"status", "key", "rooms"}} as this crawl left each server: the crawl report
     # compares the last two to find servers that went down, key changes and drops in rooms.
     server_states = models.JSONField(default=dict, blank=True)

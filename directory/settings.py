@@ -241,10 +241,11 @@ CRAWL_REPORT_MIN_ROOMS = env.int("CRAWL_REPORT_MIN_ROOMS", default=5)
 CRAWLER_CONCURRENCY = env.int("CRAWLER_CONCURRENCY", default=64)
 CRAWLER_CONNECT_TIMEOUT = env.float("CRAWLER_CONNECT_TIMEOUT", default=5.0)
 CRAWLER_DEADLINE = env.float("CRAWLER_DEADLINE", default=10.0)
-# The first request to a host: one attempt per deadline, so a host that never answers is given up
-# on quickly while a slow one still gets a longer try.
+# The first request to a host: up to one attempt per deadline, each started once the previous one
+# has run 40% of its own (hedged, crawler/hedging.py), so a host that never answers costs under two
+# deadlines and a flaky one answers a later attempt soon.
 CRAWLER_PROBE_DEADLINES = [
-    float(seconds) for seconds in env.list("CRAWLER_PROBE_DEADLINES", default=["2", "3", "5"])
+    float(seconds) for seconds in env.list("CRAWLER_PROBE_DEADLINES", default=["5", "5", "5"])
 ]
 CRAWLER_MAX_ROOMS_BYTES = env.int("CRAWLER_MAX_ROOMS_BYTES", default=2_000_000)
 CRAWLER_MAX_SOURCE_BYTES = env.int("CRAWLER_MAX_SOURCE_BYTES", default=5_000_000)

@@ -10,6 +10,8 @@ Sources, SOGS servers and icons come from user-submitted URLs, so:
 - Bodies are streamed under the caller's `max_bytes`, counted raw and decoded (gzip bombs).
 - Through an operator-configured proxy, the proxy resolves names; IP literals are still checked.
   The environment (HTTP_PROXY...) is never read.
+- A request in flight can be ended from another thread (`Cancellation`): its sockets are shut
+  down, so a read blocked on a silent host returns at once.
 
 Configuration comes in as an `HttpConfig`, never from Django settings. Every status is returned;
 every failure raises a `FetchError` subclass. Retries are the caller's policy (the crawler's
@@ -18,6 +20,7 @@ every failure raises a `FetchError` subclass. Retries are the caller's policy (t
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
@@ -107,6 +110,10 @@ class TooManyRedirects(FetchError):
 
 class BadResponse(FetchError):
     """Broken HTTP, a truncated body, a corrupt or unsupported Content-Encoding, or bad JSON."""
+
+
+class Cancelled(FetchError):
+    """The request was ended by its `Cancellation` (e.g. another attempt answered first)."""
 
 
 class HTTPStatusError(FetchError):
@@ -244,6 +251,43 @@ def _resolve_in_time(resolver: Resolver, host: str, port: int, timeout: float) -
 # --- One exchange in flight, and the sockets that obey it ----------------------------------------
 
 
+class Cancellation:
+    """Ends one request in flight from another thread. `cancel()` shuts down the sockets the
+    request reads and writes (a read blocked on a host that never answers returns at once,
+    the connection is closed, never pooled) and the request raises `Cancelled`. Sockets are
+    watched only while their request runs: a connection handed back to the pool is left alone.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._running = True
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        with self._lock:  # under the lock: `finished()` cannot hand a socket back meanwhile
+            self.cancelled = True
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):  # not connected yet, or already closed
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # on the fd, TLS or not
+            self._sockets.clear()
+
+    def watch(self, sock: socket.socket, url: str) -> None:
+        """Called before each blocking call of the request's sockets."""
+        with self._lock:
+            if self.cancelled:
+                raise Cancelled(url, "cancelled")
+            if self._running:
+                self._sockets.add(sock)
+
+    def finished(self) -> bool:
+        """The request is over: stop watching its sockets. Whether it was cancelled first."""
+        with self._lock:
+            self._running = False
+            self._sockets.clear()
+            return self.cancelled
+
+
 @dataclass
 class _Exchange:
     """One request (with its redirects) in flight, and what the sockets it opens must obey."""
@@ -255,6 +299,7 @@ class _Exchange:
     budget: float  # seconds
     config: HttpConfig
     resolver: Resolver
+    cancellation: Cancellation | None = None
     started: float = field(default_factory=time.monotonic)
 
     def time_left(self) -> float:
@@ -265,6 +310,9 @@ class _Exchange:
 
     def expired(self) -> bool:
         return time.monotonic() >= self.started + self.budget
+
+    def cancelled(self) -> bool:
+        return self.cancellation is not None and self.cancellation.cancelled
 
     def addresses_for(self, host: str, port: int) -> list[str]:
         if self.config.proxy is not None:
@@ -304,6 +352,8 @@ def _open_socket(host: str, port: int) -> socket.socket:
     if exchange is None:  # fail closed: these connections exist only inside GuardedClient
         raise RuntimeError("guarded connection opened outside GuardedClient.request()")
     failures = []
+    if exchange.cancelled():
+        raise Cancelled(exchange.url, "cancelled")
     for address in exchange.addresses_for(host, port):
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         sock = _DeadlineSocket(family, socket.SOCK_STREAM)
@@ -329,6 +379,8 @@ class _DeadlineMixin:
     def _arm(self) -> None:
         exchange = _EXCHANGE.get()
         if exchange is not None:
+            if exchange.cancellation is not None:
+                exchange.cancellation.watch(self, exchange.url)  # type: ignore[arg-type]
             self.settimeout(exchange.time_left())  # type: ignore[attr-defined]
 
     # http.client reads through makefile() (recv_into) and writes with sendall().
@@ -462,6 +514,8 @@ def _discard(raw: BaseHTTPResponse) -> None:
 def _transport_error(exchange: _Exchange, error: Exception) -> FetchError:
     """The FetchError for a urllib3 or socket error. Name and connect failures never get here
     (_open_socket raises them), so what is left happened to an established connection."""
+    if exchange.cancelled():  # its sockets were shut down under it
+        return Cancelled(exchange.url, "cancelled")
     if exchange.expired() or isinstance(error, (ReadTimeoutError, TimeoutError)):
         return Timeout(exchange.url, f"no complete response within {exchange.budget:g} s")
     if isinstance(error, SSLError):
@@ -489,11 +543,14 @@ class GuardedClient:
     Every status is returned (use `Response.raise_for_status()`); every failure raises a
     `FetchError` subclass. `resolver` is injectable for tests; its answers are vetted.
 
-    `threads` is how many threads use the client at once (the crawler's concurrency). Each pool
-    keeps up to that many connections: through a proxy, every plain-http request shares the
-    one pool to the proxy, and urllib3 discards (and logs a warning for) each connection handed
-    back to a full pool. A pool only holds connections that were open at once, so a direct
-    crawl, one request at a time per host, still keeps one per host.
+    `threads` is how many threads use the client at once (the crawler's concurrency, times
+    its hedged attempts), `per_host` how many of them may talk to one host at once (default:
+    all). Through a proxy, every plain-http request shares the one pool to the proxy, so each
+    pool keeps up to `threads` connections: urllib3 discards (and logs a warning for) each
+    connection handed back to a full pool. Without one, a pool per host keeps `per_host`, and
+    a pool is kept for every host the threads can be talking to at once: urllib3 fills a new
+    pool's queue with `maxsize` placeholders, and a pool dropped while its host is still being
+    polled loses its idle connections, both paid again on the next request.
     """
 
     def __init__(
@@ -502,9 +559,11 @@ class GuardedClient:
         *,
         resolver: Resolver = system_resolver,
         threads: int = 1,
+        per_host: int | None = None,
     ):
-        if threads < 1:
-            raise ValueError("threads must be at least 1")
+        if threads < 1 or (per_host is not None and per_host < 1):
+            raise ValueError("threads and per_host must be at least 1")
+        per_host = min(per_host or threads, threads)
         self.config = config or HttpConfig()
         self._resolver = resolver
         context = ssl.create_default_context(cafile=requests.certs.where())
@@ -512,8 +571,8 @@ class GuardedClient:
             context.load_verify_locations(cafile=self.config.ca_bundle)
         context.sslsocket_class = _DeadlineSSLSocket
         options = {
-            "num_pools": _HOSTS_KEPT,
-            "maxsize": threads,
+            "num_pools": max(_HOSTS_KEPT, -(-threads // per_host)),
+            "maxsize": threads if self.config.proxy else per_host,
             "ssl_context": context,
         }
         # Our own pool manager: nothing is read from the environment (HTTP_PROXY, NO_PROXY...).
@@ -540,23 +599,30 @@ class GuardedClient:
         headers: Mapping[str, str] | None = None,
         deadline: float | None = None,
         allow_redirects: bool = True,
+        cancellation: Cancellation | None = None,
     ) -> Response:
         """Fetch `url`, following up to `max_redirects` redirects unless told not to.
 
         `deadline` (seconds, default from the config) bounds everything, redirects included.
+        `cancellation` lets another thread end the request (it then raises `Cancelled`).
         """
         all_headers = HTTPHeaderDict({"User-Agent": self.config.user_agent})
         # Compressed bodies are welcome: they are decoded under the size cap (_read_capped).
         all_headers["Accept-Encoding"] = "gzip, deflate"
         all_headers.update(headers or {})
         budget = self.config.deadline if deadline is None else deadline
-        exchange = _Exchange(url, method, data, all_headers, budget, self.config, self._resolver)
+        exchange = _Exchange(
+            url, method, data, all_headers, budget, self.config, self._resolver, cancellation
+        )
         token = _EXCHANGE.set(exchange)
         try:
             raw = self._follow(exchange, allow_redirects)
             content = _read_body(exchange, raw, max_bytes)
         finally:
             _EXCHANGE.reset(token)
+            cancelled = cancellation is not None and cancellation.finished()
+        if cancelled:  # a body read to a shut-down socket's end may be cut short
+            raise Cancelled(exchange.url, "cancelled")
         elapsed = time.monotonic() - exchange.started
         return Response(exchange.url, raw.status, HTTPHeaderDict(raw.headers), content, elapsed)
 

@@ -2,9 +2,10 @@
 
 It records every request it carries (`proxy.requests`, e.g. "CONNECT sogs.example:443") and
 resolves names through its own `hosts` map before DNS, so a test can show that behind a proxy
-the client leaves name resolution to the proxy.
+the client leaves name resolution to the proxy. A host it cannot connect to gets a 502 at once,
+as real gateways answer; `answers` makes it answer some paths itself (a CDN's 429, a WAF's 403).
 
-    with LoopbackProxy(hosts={"sogs.example": "127.0.0.1"}) as proxy:
+    with LoopbackProxy(hosts={"sogs.example": "127.0.0.1"}, answers={"/rooms": 503}) as proxy:
         HttpConfig(proxy=proxy.url)
 """
 
@@ -28,8 +29,11 @@ _HOP_BY_HOP = {"connection", "proxy-connection", "keep-alive", "proxy-authorizat
 class LoopbackProxy(BackgroundServer):
     """An HTTP proxy on a loopback port; `requests` lists what it carried, in order."""
 
-    def __init__(self, hosts: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, hosts: Mapping[str, str] | None = None, answers: Mapping[str, int] | None = None
+    ) -> None:
         self.hosts = dict(hosts or {})
+        self.answers = dict(answers or {})  # path -> the status the proxy answers it with
         self.requests: list[str] = []
         self.stopping = threading.Event()
         self._httpd = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
@@ -85,6 +89,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.send_error(400)
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if target.path in owner.answers:
+            self.send_error(owner.answers[target.path])
+            self.close_connection = True
+            return
         origin_form = (target.path or "/") + (f"?{target.query}" if target.query else "")
         lines = [f"{self.command} {origin_form} HTTP/1.1"]
         lines += [f"{k}: {v}" for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]

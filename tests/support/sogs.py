@@ -100,6 +100,10 @@ class FakeSogs(_OnLoopback):
         # pysogs's URL_BASE (`sogs/config.py`), which its room pages show; None: its own URL.
         self.url_base = url_base
         self.images: dict[int, bytes] = {}
+        # Inner replies by path that replace the usual ones inside v4 replies (which still
+        # decrypt): pysogs answers any inner request it can decrypt this way, an inner 404 or
+        # 500 included (`sogs/routes/onion_request.py`, `handle_v4_onionreq_plaintext`).
+        self.inner_replies: dict[str, tuple[int, bytes]] = {}
         self.server = LoopbackServer(host, tls=tls, latency=latency, poll_interval=poll_interval)
         self.server.route(
             "/capabilities", json_reply({"capabilities": ["blind", "reactions", "sogs"]})
@@ -154,6 +158,8 @@ class FakeSogs(_OnLoopback):
         handler.reply(200, opened.channel.encrypt(inner))
 
     def _inner(self, path: str) -> tuple[int, bytes]:
+        if path in self.inner_replies:
+            return self.inner_replies[path]
         if path == "/capabilities":
             return 200, json.dumps({"capabilities": ["blind", "reactions", "sogs"]}).encode()
         if path == "/rooms":
@@ -182,6 +188,9 @@ class FakeLegacySogs(_OnLoopback):
         self.pubkey = onion.x25519_pubkey(self.privkey).hex()
         self.rooms = rooms if rooms is not None else [{"id": "main", "name": "Main"}]
         self.member_counts = member_counts or {}
+        # Legacy endpoints answering only `{"status_code": N}` inside a reply that decrypts, as
+        # pysogs' v3 handler does for a failed sub-request (`handle_v3_onionreq_plaintext`).
+        self.inner_status: dict[str, int] = {}
         self.issued: dict[str, str] = {}  # hex auth token -> session id
         self.claimed: set[str] = set()
         self.server = LoopbackServer(host, latency=latency, poll_interval=poll_interval)
@@ -208,6 +217,8 @@ class FakeLegacySogs(_OnLoopback):
     def _call(self, request: dict) -> dict:
         endpoint, headers = request["endpoint"], request.get("headers") or {}
         path, _, query = endpoint.partition("?")
+        if path in self.inner_status:
+            return {"status_code": self.inner_status[path]}
         if path == "rooms":
             return {"status_code": 200, "rooms": self.rooms}
         if path == "auth_token_challenge":

@@ -15,6 +15,7 @@ from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
+from crawler import failures
 from crawler.conf import CrawlConfig
 from crawler.pipeline import run_crawl
 
@@ -95,11 +96,12 @@ class Command(BaseCommand):
                 run = crawl(progress=progress)
         else:
             run = crawl()
+        failed = f" Failed, by kind: {failures.summary(run.failures)}." if run.failures else ""
         self.stdout.write(
             f"Crawl {run.pk}: {run.sources} sources, {run.links_found} links; "
             f"{run.servers_polled} addresses polled, {run.servers_ok} servers ok, "
             f"{run.servers_failed} failed; rooms: {run.rooms_new} new, "
-            f"{run.rooms_updated} updated, {run.rooms_gone} gone."
+            f"{run.rooms_updated} updated, {run.rooms_gone} gone.{failed}"
         )
         for error in run.errors[:50]:
             self.stdout.write(f"  {error}")
