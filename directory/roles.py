@@ -4,7 +4,8 @@ Least privilege (README, "Moderation"): curated fields of rooms and servers, tag
 submissions, reports, the crawl report, "poll now", the public record and the moderation log.
 Never sources, users, groups, two-factor devices, crawled data, or deleting servers and rooms.
 Superusers (operators) can do everything. The group is kept equal to ``MODERATOR_PERMISSIONS``
-by migrations (``0008_moderators_least_privilege``); a test checks that the two agree.
+by migrations (``0005_squashed_0010_server_advertised_base_url``); a test checks that the two
+agree.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def fill_search_text(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("directory", "0010_server_advertised_base_url"),
+        ("directory", "0005_squashed_0010_server_advertised_base_url"),
     ]
 
     operations = [
