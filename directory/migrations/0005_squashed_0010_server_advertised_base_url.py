@@ -40,21 +40,13 @@ LEGACY = "legacy"  # Server.ApiKind.LEGACY
 SERVER_NAME = dict(help_text="Server-wide name, shown on the server's page.", max_length=200)
 ICON_HELP = "PNG, JPEG, WebP or GIF."
 PUBLIC_ACTIONS = [
-    ("delisted", "De-listed"),
-    ("relisted", "Re-listed"),
-    ("rated_adult", "Rated adult (18+)"),
-    ("rated_safe", "Rated safe for work"),
-    ("unrated", "Rating removed"),
-    ("listing_added", "Added to a listing"),
-    ("listing_removed", "Removed from a listing"),
+    ("delisted", "De-listed"), ("relisted", "Re-listed"), ("rated_adult", "Rated adult (18+)"),
+    ("rated_safe", "Rated safe for work"), ("unrated", "Rating removed"),
+    ("listing_added", "Added to a listing"), ("listing_removed", "Removed from a listing"),
 ]
 PUBLIC_REASONS = [
-    ("illegal", "Illegal content"),
-    ("spam", "Spam"),
-    ("abuse", "Abuse"),
-    ("operator", "Operator's request"),
-    ("dead", "Dead"),
-    ("rating", "Wrong rating"),
+    ("illegal", "Illegal content"), ("spam", "Spam"), ("abuse", "Abuse"),
+    ("operator", "Operator's request"), ("dead", "Dead"), ("rating", "Wrong rating"),
     ("other", "Other (see the text)"),
 ]
 

@@ -11,11 +11,11 @@ import time
 import pytest
 
 from crawler.hedging import AttemptFailed, hedged_request
-from crawler.polling import Targets, poll_all
+from crawler.polling import poll_all
 from directory.lib import http
 from tests.support.loopback import LoopbackHandler, LoopbackServer, json_reply
 from tests.support.processes import free_port
-from tests.support.sogs import room
+from tests.support.sogs import lobby_targets, room
 
 pytestmark = pytest.mark.django_db
 
@@ -59,19 +59,12 @@ class Hanging:
         handler.close_connection = True
 
 
-def _targets(*servers) -> Targets:
-    targets = Targets()
-    for server in servers:
-        targets.add(("http", "127.0.0.1", server.server.port), server.pubkey, ["lobby"])
-    return targets
-
-
 def test_a_host_that_never_answers_gets_three_attempts_in_flight_at_once(config, sogs):
     hole = sogs([room("lobby")])
     hanging = Hanging()
     hole.server.route("/capabilities", hanging)
     short = config.with_changes(probe_deadlines=(1.0, 1.0, 1.0))  # attempts at 0, 0.4, 0.8 s
-    (poll,) = poll_all(_targets(hole), short, lambda pubkey, polls: None)
+    (poll,) = poll_all(lobby_targets(hole), short, lambda pubkey, polls: None)
     assert poll.error.status == "timeout" and "3 attempts" in poll.error.reason
     assert hole.server.hits["/capabilities"] == 3 and poll.requests == 3
     assert hanging.most_in_flight == 3  # sequential attempts would never overlap
@@ -82,7 +75,7 @@ def test_a_host_that_hangs_twice_is_polled_and_its_hanging_requests_are_closed(c
     hanging = Hanging(json_reply({"capabilities": ["sogs"]}), hangs=2)
     server.server.route("/capabilities", hanging)
     hedged = config.with_changes(probe_deadlines=(2.0, 2.0, 2.0))  # attempts at 0, 0.8, 1.6 s
-    (poll,) = poll_all(_targets(server), hedged, lambda pubkey, polls: None)
+    (poll,) = poll_all(lobby_targets(server), hedged, lambda pubkey, polls: None)
     done = time.monotonic()
     assert poll.ok and [data["token"] for data in poll.rooms] == ["lobby"]
     assert server.server.hits["/capabilities"] == 3 and hanging.most_in_flight == 2

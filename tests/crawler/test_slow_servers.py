@@ -5,26 +5,19 @@ from __future__ import annotations
 import pytest
 
 from crawler.pipeline import run_crawl
-from crawler.polling import Targets, poll_all
+from crawler.polling import poll_all
 from directory.models import Server
 from tests.support.loopback import blackhole, flaky, json_reply, slow_drip
-from tests.support.sogs import room
+from tests.support.sogs import lobby_targets, room
 
 pytestmark = pytest.mark.django_db
-
-
-def _targets(*servers) -> Targets:
-    targets = Targets()
-    for server in servers:
-        targets.add(("http", "127.0.0.1", server.server.port), server.pubkey, ["lobby"])
-    return targets
 
 
 def test_a_blackhole_server_gets_three_short_attempts(config, sogs):
     hole = sogs([room("lobby")])
     hole.server.route("/capabilities", blackhole())
     short = config.with_changes(probe_deadlines=(0.3, 0.3, 0.3))
-    polls = poll_all(_targets(hole), short, lambda pubkey, polls: None)
+    polls = poll_all(lobby_targets(hole), short, lambda pubkey, polls: None)
     assert hole.server.hits["/capabilities"] == 3
     assert polls[0].error.status == "timeout"
 
@@ -35,7 +28,9 @@ def test_blackhole_and_drip_servers_do_not_slow_the_others(config, sogs):
     drip.server.route("/capabilities", slow_drip(b'{"capabilities": ["sogs"]}', interval=1.0))
     healthy = [sogs([room("lobby")]) for _ in range(5)]
     order = []
-    poll_all(_targets(hole, drip, *healthy), config, lambda pubkey, polls: order.append(pubkey))
+    poll_all(
+        lobby_targets(hole, drip, *healthy), config, lambda pubkey, polls: order.append(pubkey)
+    )
     # Every healthy server was done (and stored) while the bad ones were still being tried.
     assert set(order[:5]) == {server.pubkey for server in healthy}
     assert order[5:] and set(order[5:]) == {hole.pubkey, drip.pubkey}
@@ -56,5 +51,5 @@ def test_a_dripping_server_is_recorded_as_timed_out(config, sogs):
     Server.objects.create(pubkey=drip.pubkey)
     drip.server.route("/capabilities", slow_drip(b'{"capabilities": ["sogs"]}', interval=1.0))
     short = config.with_changes(probe_deadlines=(0.3, 0.3, 0.3))
-    poll = poll_all(_targets(drip), short, lambda pubkey, polls: None)[0]
+    poll = poll_all(lobby_targets(drip), short, lambda pubkey, polls: None)[0]
     assert poll.error.status == "timeout"

@@ -146,7 +146,7 @@ def test_the_migration_fills_the_search_text_as_the_model_writes_it(vinyl):
     assert written == dict(zip(written, _search_texts(rooms), strict=True))
     Room.objects.update(search_text="")
 
-    migration = importlib.import_module("directory.migrations.0011_room_search_text")
+    migration = importlib.import_module("directory.migrations.0011_search_text_and_crawl_failures")
     migration.fill_search_text(apps, None)
 
     filled = dict(Room.objects.values_list("pk", "search_text"))

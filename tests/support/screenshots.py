@@ -17,14 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.conftest import REPO
-from tests.support.processes import (
-    Processes,
-    django_env,
-    free_port,
-    manage,
-    wait_for,
-    web_server,
-)
+from tests.support import processes
 
 CHROMIUM = "/usr/bin/chromium"
 LANGUAGES = ["en", "ru", "fa", "zh-hans"]
@@ -69,7 +62,7 @@ def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="screens-") as workdir:
         work = Path(workdir)
-        env = django_env(
+        env = processes.django_env(
             f"sqlite:///{work / 'db.sqlite3'}",
             work / "var",
             DEBUG="false",
@@ -80,14 +73,14 @@ def main(out: Path) -> int:
             LOG_LEVEL="WARNING",
         )
         for command in (["migrate"], ["collectstatic", "--noinput"], ["load_demo"]):
-            result = manage(env, *command)
+            result = processes.manage(env, *command)
             if result.returncode != 0:
                 raise SystemExit(f"manage.py {command[0]} failed:\n{result.stderr[-2000:]}")
-        port = free_port()
-        with Processes(work) as processes:
-            processes.start("web", web_server(port, threads=2), env)
+        port = processes.free_port()
+        with processes.Processes(work) as running:
+            running.start("web", processes.web_server(port, threads=2), env)
             base_url = f"http://127.0.0.1:{port}"
-            wait_for(lambda: _serving(f"{base_url}/healthz"), 30, "the web server")
+            processes.wait_for(lambda: _serving(f"{base_url}/healthz"), 30, "the web server")
             for path in take(base_url, out):
                 print(path)
     return 0

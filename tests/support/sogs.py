@@ -20,6 +20,7 @@ from typing import Any, Self
 
 import nacl.bindings
 
+from crawler.polling import Targets
 from directory.lib import onion
 from tests.support.loopback import (
     LoopbackHandler,
@@ -250,3 +251,11 @@ class FakeLegacySogs(_OnLoopback):
                 "ephemeral_public_key": base64.b64encode(ephemeral_pub).decode(),
             },
         }
+
+
+def lobby_targets(*servers: FakeSogs) -> Targets:
+    """What the crawler polls for `servers` on loopback: each one's room "lobby", over http."""
+    targets = Targets()
+    for server in servers:
+        targets.add(("http", "127.0.0.1", server.server.port), server.pubkey, ["lobby"])
+    return targets

@@ -1,5 +1,8 @@
 """Room.search_text: every text the search reads, folded, so that searches match in any case
-and script on SQLite as on PostgreSQL; filled here for the rooms already stored."""
+and script on SQLite as on PostgreSQL; filled here for the rooms already stored.
+
+CrawlRun.failures (failed servers by kind) and two more poll statuses: a reply too large and an
+HTTP error page (`crawler/failures.py` ranks them)."""
 
 from collections import defaultdict
 
@@ -8,6 +11,12 @@ from django.db import migrations, models
 from directory.lib.searchtext import fold_all
 
 BATCH = 500
+POLL_STATUSES = [
+    ("never", "Never polled"), ("ok", "OK"), ("unreachable", "Unreachable"),
+    ("timeout", "Timed out"), ("not_sogs", "Not a SOGS"), ("http_error", "HTTP error"),
+    ("bad_response", "Bad response"), ("too_large", "Reply too large"),
+    ("key_mismatch", "Key mismatch"), ("error", "Error"),
+]
 
 
 def fill_search_text(apps, schema_editor):
@@ -43,15 +52,15 @@ def fill_search_text(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("directory", "0005_squashed_0010_server_advertised_base_url"),
-    ]
+    dependencies = [("directory", "0005_squashed_0010_server_advertised_base_url")]
 
     operations = [
-        migrations.AddField(
-            model_name="room",
-            name="search_text",
-            field=models.TextField(blank=True, default="", editable=False),
-        ),
+        migrations.AddField("room", "search_text", models.TextField(blank=True, default="", editable=False)),
         migrations.RunPython(fill_search_text, migrations.RunPython.noop),
+        migrations.AddField("crawlrun", "failures", models.JSONField(blank=True, default=dict)),
+        migrations.AlterField(
+            "server",
+            "last_poll_status",
+            models.CharField(choices=POLL_STATUSES, default="never", max_length=16),
+        ),
     ]
