@@ -20,7 +20,6 @@ from typing import Any, Self
 
 import nacl.bindings
 
-from crawler.polling import Targets
 from directory.lib import onion
 from tests.support.loopback import (
     LoopbackHandler,
@@ -253,8 +252,11 @@ class FakeLegacySogs(_OnLoopback):
         }
 
 
-def lobby_targets(*servers: FakeSogs) -> Targets:
+def lobby_targets(*servers: FakeSogs):
     """What the crawler polls for `servers` on loopback: each one's room "lobby", over http."""
+    # Imported here: this module also serves simulated networks in processes without Django.
+    from crawler.polling import Targets
+
     targets = Targets()
     for server in servers:
         targets.add(("http", "127.0.0.1", server.server.port), server.pubkey, ["lobby"])
