@@ -7,7 +7,7 @@ Crawled fields and curated fields are kept apart: a crawl writes only the fields
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from functools import lru_cache
 
@@ -430,14 +430,11 @@ class RoomQuerySet(models.QuerySet):
         how many changed. `Room.save` and `update()` keep it themselves; the receivers below
         call this when a tag, a server's name or its addresses change."""
         fields = ("pk", "server_id", "search_text", *SEARCHED_ROOM_FIELDS)
-        rooms = list(self.order_by().only(*fields))
         changed = []
-        for start in range(0, len(rooms), SEARCH_BATCH):
-            batch = rooms[start : start + SEARCH_BATCH]
-            for room, text in zip(batch, _search_texts(batch), strict=True):
-                if room.search_text != text:
-                    room.search_text = text
-                    changed.append(room)
+        for room, text in _batched_search_texts(list(self.order_by().only(*fields))):
+            if room.search_text != text:
+                room.search_text = text
+                changed.append(room)
         Room.objects.bulk_update(changed, ["search_text"], batch_size=SEARCH_BATCH)
         return len(changed)
 
@@ -705,14 +702,19 @@ def _search_texts(rooms: Sequence[Room]) -> list[str]:
     ]
 
 
+def _batched_search_texts(rooms: Sequence[Room]) -> Iterator[tuple[Room, str]]:
+    """Each room with its `search_text`, computed SEARCH_BATCH rooms at a time."""
+    for start in range(0, len(rooms), SEARCH_BATCH):
+        batch = rooms[start : start + SEARCH_BATCH]
+        yield from zip(batch, _search_texts(batch), strict=True)
+
+
 def prepare_search_text(rooms: Sequence[Room]) -> None:
     """Set the `search_text` of rooms about to be saved, all at once (three queries, not three
     a room); their next save() keeps it. Crawls and imports save every room of a server."""
-    for start in range(0, len(rooms), SEARCH_BATCH):
-        batch = rooms[start : start + SEARCH_BATCH]
-        for room, text in zip(batch, _search_texts(batch), strict=True):
-            room.search_text = text
-            room._search_text_prepared = True
+    for room, text in _batched_search_texts(rooms):
+        room.search_text = text
+        room._search_text_prepared = True
 
 
 class RoomTag(models.Model):
