@@ -65,7 +65,7 @@ def hedged_request(
         raise ValueError("at least one attempt deadline is needed")
     outcomes: queue.SimpleQueue[tuple[int, http.Response | BaseException]] = queue.SimpleQueue()
     cancellations: list[http.Cancellation] = []
-    in_flight, next_at, last_timeout = 0, 0.0, None
+    in_flight, next_at = 0, 0.0
 
     def attempt(number: int, cancellation: http.Cancellation) -> None:
         try:
@@ -98,9 +98,8 @@ def hedged_request(
                 continue  # time for the next attempt
             in_flight -= 1
             if isinstance(outcome, http.Timeout):
-                last_timeout = outcome
                 if in_flight == 0 and started == len(deadlines):
-                    raise AllTimedOut(outcome.url, last_timeout.reason, started)
+                    raise AllTimedOut(outcome.url, outcome.reason, started)
                 continue
             if isinstance(outcome, http.FetchError):
                 raise AttemptFailed(outcome, len(cancellations))
